@@ -1,0 +1,35 @@
+# make demo: run the whole graph on the bundled demo data.  make test: the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: demo test ui bench install clean browser
+
+$(BIN)/leads: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/leads
+
+demo: install
+	$(BIN)/leads demo
+
+test: install browser
+	$(BIN)/pytest -q -n 2
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# Debian's Chromium for the UI test (Playwright drives it; nothing is downloaded by Playwright).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the browser test will be skipped"
+
+clean:
+	rm -rf $(VENV) warehouse.duckdb warehouse.duckdb.lock data exports/*/ dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

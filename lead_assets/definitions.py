@@ -1,0 +1,31 @@
+"""The asset graph:
+
+    property_records ─┐
+    raw_permits ──────┴─> scored_leads ─┬─> lead_exports   exports/<group>/<category>/tier_x.csv
+      [city x date]        [city x date] ├─> needs_review   exports/flagged/needs_review.csv
+                                         └─> retry_queue    exports/pending_retry/retry_queue.csv
+"""
+from __future__ import annotations
+
+import dagster as dg
+
+from lead_assets.defs.assets.exports import lead_exports, needs_review, retry_queue
+from lead_assets.defs.assets.leads import scored_leads_asset
+from lead_assets.defs.assets.permits import property_records, raw_permits_asset
+from lead_assets.defs.jobs import export_job, property_job, score_job
+from lead_assets.defs.partitions import city_day_partitions
+from lead_assets.defs.resources import LeadsResource
+from lead_assets.settings import Settings
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    city_days = city_day_partitions(settings)
+    return dg.Definitions(
+        assets=[property_records, raw_permits_asset(city_days), scored_leads_asset(city_days),
+                lead_exports, needs_review, retry_queue],
+        jobs=[score_job, export_job, property_job],
+        resources={"leads": LeadsResource(config_path=str(settings.config_path))},
+    )
+
+
+defs = build_defs(Settings.load())

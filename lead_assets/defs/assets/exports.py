@@ -1,0 +1,64 @@
+"""Buyer files (one partition per file), the review queue and the retry queue."""
+
+import csv
+
+import dagster as dg
+
+from lead_assets.defs.metadata import partition_label
+from lead_assets.defs.partitions import export_partitions
+from lead_assets.defs.resources import LeadsResource
+from lead_assets.exports import file_path, write_buyer_files, write_queue_file
+from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE
+
+ALL_SCORES = dg.AssetDep("scored_leads", partition_mapping=dg.AllPartitionMapping())
+
+
+def _header(path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+@dg.asset(
+    partitions_def=export_partitions, deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+    backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse",
+    description="exports/<trade_group>/<category>/tier_<x>.csv: leads not yet delivered or sold, best first.",
+    check_specs=[dg.AssetCheckSpec("header_is_the_17_columns", asset="lead_exports", blocking=True,
+                                   description="Every file starts with the seed's 17 columns, in order.")],
+)
+def lead_exports(context: dg.AssetExecutionContext, leads: LeadsResource):
+    settings = leads.settings()
+    keys = list(context.partition_keys)
+    report = write_buyer_files(settings, keys)
+    bad_headers = [k for k in keys if _header(file_path(settings, k)) != list(EXPORT_COLUMNS)]
+    tiers = {t: sum(n for k, n in report.rows.items() if k.endswith(f"tier_{t}")) for t in "abc"}
+    yield dg.MaterializeResult(
+        metadata={
+            "partitions": partition_label(keys),
+            "rows": sum(report.rows.values()),
+            **{f"tier_{t}": n for t, n in tiers.items()},
+            "files_rewritten": len(report.written),
+            "files_unchanged": len(keys) - len(report.written),
+            "rows_per_file": dg.MetadataValue.json(report.rows),
+            "path": dg.MetadataValue.path(str(file_path(settings, keys[0]) if len(keys) == 1 else settings.exports_dir)),
+        },
+        check_results=[dg.AssetCheckResult(check_name="header_is_the_17_columns", passed=not bad_headers,
+                                           metadata={"bad_files": dg.MetadataValue.json(bad_headers)})],
+    )
+
+
+@dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+          description=f"exports/{REVIEW_FILE}: leads held back from buyers until a person approves them.")
+def needs_review(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
+    settings = leads.settings()
+    rows, written = write_queue_file(settings, "review")
+    return dg.MaterializeResult(metadata={"rows": rows, "rewritten": written,
+                                          "path": dg.MetadataValue.path(str(settings.exports_dir / REVIEW_FILE))})
+
+
+@dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+          description=f"exports/{RETRY_FILE}: leads whose scoring failed (score -1, tier RETRY).")
+def retry_queue(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
+    settings = leads.settings()
+    rows, written = write_queue_file(settings, "retry")
+    return dg.MaterializeResult(metadata={"rows": rows, "rewritten": written,
+                                          "path": dg.MetadataValue.path(str(settings.exports_dir / RETRY_FILE))})

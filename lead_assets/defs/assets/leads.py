@@ -1,0 +1,86 @@
+"""scored_leads: classify, score (rules or reasoner) and tier every permit of a partition."""
+
+import os
+
+import dagster as dg
+
+from lead_assets.defs.metadata import partition_label, preview
+from lead_assets.defs.partitions import to_city_days
+from lead_assets.defs.resources import LeadsResource
+from lead_assets.scoring import score
+from lead_assets.warehouse import connect, register_partitions
+
+
+class ScoringConfig(dg.Config):
+    """Run config (launchpad or CLI)."""
+    scorer: str = os.environ.get("LEADS_SCORER", "rules")  # rules | reasoner
+    limit: int | None = None          # score at most N permits (the rest keep their scores)
+    retry_only: bool = False          # rescore only RETRY rows
+
+
+CHECK_SQL = {
+    # Every raw permit of the partitions appears exactly once in scored_leads.
+    "every_permit_scored_once": """
+        SELECT count(*) FROM (
+            SELECT r.city, r.permit_num, count(s.permit_id) AS n
+            FROM raw_permits r JOIN parts USING (city, permit_day)
+            LEFT JOIN scored_leads s ON s.city = r.city AND s.permit_id = r.permit_num
+            GROUP BY ALL HAVING n <> 1)""",
+    # The tier is the one the score gives.
+    "tier_matches_score": """
+        SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
+        WHERE tier <> CASE WHEN score = -1 THEN 'RETRY' WHEN score >= 80 THEN 'A'
+                           WHEN score >= 50 THEN 'B' WHEN score >= 0 THEN 'C' END
+           OR score NOT BETWEEN -1 AND 100""",
+}
+
+
+def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
+        deps=["raw_permits", dg.AssetDep("property_records", partition_mapping=dg.AllPartitionMapping())],
+        backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse",
+        description="Every permit classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
+        check_specs=[
+            dg.AssetCheckSpec("every_permit_scored_once", asset="scored_leads", blocking=True,
+                              description="Each raw permit of the partition has exactly one scored row."),
+            dg.AssetCheckSpec("tier_matches_score", asset="scored_leads", blocking=True,
+                              description="A 80-100, B 50-79, C 0-49, RETRY -1; nothing else."),
+        ],
+    )
+    def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource):
+        settings = leads.settings()
+        parts = to_city_days(context.partition_keys)
+        scorer = None
+        if config.scorer != "rules":
+            from lead_assets.reasoner.scorer import build_scorer  # optional path, see README
+            scorer = build_scorer(settings, log=context.log)
+        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only)
+        with connect(settings.warehouse_path) as con:
+            register_partitions(con, parts)
+            failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
+            sample = con.execute("""SELECT city, permit_id, category, score, tier, left(reasoning, 80) AS reasoning
+                                    FROM scored_leads JOIN parts USING (city, permit_day)
+                                    ORDER BY score DESC LIMIT 5""").df()
+        partial = config.limit is not None or config.retry_only
+        metadata = {
+            "partitions": partition_label(context.partition_keys),
+            "scorer": config.scorer,
+            "rows": report.scored,
+            "tier_a": report.per_tier.get("A", 0), "tier_b": report.per_tier.get("B", 0),
+            "tier_c": report.per_tier.get("C", 0), "retry": report.per_tier.get("RETRY", 0),
+            "discarded": report.discarded, "needs_review": report.needs_review,
+            "per_trade_group": dg.MetadataValue.json(report.per_group),
+            "preview": preview(sample),
+            **{k: v for k, v in report.extra.items() if isinstance(v, (int, float, str))},
+        }
+        yield dg.MaterializeResult(metadata=metadata, check_results=[
+            dg.AssetCheckResult(
+                check_name=name, passed=n == 0, metadata={"bad_rows": n},
+                # With --limit / retry-only the rest of a partition is left as it was: warn, don't block.
+                severity=dg.AssetCheckSeverity.WARN if partial and name == "every_permit_scored_once"
+                else dg.AssetCheckSeverity.ERROR)
+            for name, n in failures.items()
+        ])
+
+    return scored_leads

@@ -1,0 +1,14 @@
+"""The one resource: where the project's settings (and so the warehouse) are."""
+
+import dagster as dg
+
+from lead_assets.settings import Settings
+
+
+class LeadsResource(dg.ConfigurableResource):
+    """Settings from leads.toml (LEADS_* environment variables override its paths)."""
+
+    config_path: str
+
+    def settings(self) -> Settings:
+        return Settings.load(self.config_path)

@@ -1,0 +1,200 @@
+"""raw_permits + property_records -> scored_leads for a set of city x day partitions.
+
+Three steps, so that a model scorer never holds the warehouse open across its calls:
+1. `prepare()` (one short connection): enrich, classify and rules-score the permits.
+2. a scorer turns those candidates into final scores (rules: as they are).
+3. `write()` (one short connection): tier, flags and review reasons in SQL, then replace
+   the partitions' rows in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from lead_assets.classify import classify_sql
+from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
+from lead_assets.settings import Settings
+from lead_assets.taxonomy import GROUP_OF, TIER_SQL
+from lead_assets.warehouse import connect, register_partitions, transaction
+
+
+@dataclass
+class ScoreReport:
+    scored: int = 0
+    per_tier: dict[str, int] = field(default_factory=dict)
+    per_group: dict[str, int] = field(default_factory=dict)
+    discarded: int = 0
+    needs_review: int = 0
+    by_partition: dict[tuple[str, date], dict[str, int]] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)  # scorer figures (calls, cost, ...)
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limit: int | None = None,
+            retry_only: bool = False) -> pd.DataFrame:
+    """Candidates for scoring: enriched permits with classification and the rules score."""
+    register_partitions(con, partitions)
+    con.execute("CREATE OR REPLACE TEMP TABLE city_names (city VARCHAR, city_key VARCHAR)")
+    con.executemany("INSERT INTO city_names VALUES (?, city_key(?))",
+                    [(c.key, c.name) for c in settings.cities.values()])
+    today = settings.today()
+    cls = classify_sql(parties="parties")
+    retry_filter = ("AND (r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY')"
+                    if retry_only else "")
+    limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lead_inputs AS
+        WITH prop AS (
+            SELECT * FROM property_records WHERE address_key IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY city_key, address_key
+                                       ORDER BY market_value DESC NULLS LAST, prop_id) = 1
+        ), base AS (
+            SELECT r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
+                coalesce(p.owner_name, r.owner_name) AS owner_name, r.description AS project_description,
+                p.market_value, r.issued_date, r.est_project_cost, p.mail_address,
+                CASE WHEN p.prop_id IS NULL OR p.mail_key IS NULL THEN NULL
+                     ELSE p.mail_key <> p.address_key OR coalesce(city_key(p.mail_city), p.city_key) <> p.city_key
+                END AS is_absentee,
+                r.permit_type, r.work_class, r.description, r.description_truncated,
+                r.applicant_name, r.contractor_name,
+                datediff('day', r.permit_day, DATE '{today}') AS days_old,
+                concat_ws(' | ', r.contractor_name, r.applicant_name, coalesce(p.owner_name, r.owner_name)) AS parties
+            FROM raw_permits r
+            JOIN parts USING (city, permit_day)
+            LEFT JOIN city_names c ON c.city = r.city
+            LEFT JOIN prop p ON p.address_key = r.address_key AND p.city_key = c.city_key
+            WHERE true {retry_filter}
+            ORDER BY r.city, r.permit_day, r.permit_num
+            {limit_sql}
+        )
+        SELECT *, {cls['category']} AS category, {cls['discard_reason']} AS discard_reason,
+            {cls['class_flags']} AS class_flags,
+            regexp_matches(coalesce(contractor_name, ''), '{HOMEOWNER_MARKER}', 'i')
+              OR (contractor_name IS NULL AND applicant_name IS NOT NULL AND owner_name IS NOT NULL
+                  AND list_has_any({words.format('applicant_name')}, {words.format('owner_name')}))
+              AS homeowner_pulled
+        FROM base
+    """)
+    return con.execute(f"""
+        WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
+        SELECT f.*, {score_sql()}, 'rules' AS scorer, NULL::VARCHAR AS model_flags,
+               NULL::VARCHAR AS ideal_contractor_override, NULL::VARCHAR AS contact_priority_override,
+               0 AS attempts, NULL::VARCHAR AS last_error, NULL::VARCHAR AS extra_review
+        FROM f
+    """).df()
+
+
+def rules_columns(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The rules scorer's verdict is the candidate's own rules score."""
+    return candidates.assign(rules_score=candidates["score"])
+
+
+def write(con, settings: Settings, partitions: list[tuple[str, date]], final: pd.DataFrame, *,
+          whole_partitions: bool) -> ScoreReport:
+    """Replace the scored rows (whole partitions, or just the rescored permits) in one transaction."""
+    register_partitions(con, partitions)
+    con.register("final_scores", final)
+    groups = " ".join(f"WHEN '{c}' THEN '{g}'" for c, g in GROUP_OF.items())
+    tier = TIER_SQL.format(s="score")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE new_leads AS
+        WITH s AS (
+            SELECT s.*, {lead_fields_sql()} FROM final_scores s
+        ), r AS (
+            SELECT s.*, nullif(concat_ws('|',
+                CASE WHEN discard_reason IS NULL AND tier <> 'RETRY' AND category <> 'other' AND score < 30
+                     THEN 'low_score' END,
+                CASE WHEN discard_reason IS NULL AND category NOT LIKE 'commercial%' AND category <> 'other'
+                      AND regexp_matches(upper(coalesce(owner_name, '')), '{BUSINESS_OWNER}')
+                     THEN 'commercial_owner' END,
+                CASE WHEN discard_reason IS NULL AND property_address IS NULL THEN 'missing_address' END,
+                CASE WHEN discard_reason IS NULL AND est_project_cost > market_value
+                     THEN 'job_exceeds_home_value' END,
+                extra_review), '') AS review_reasons
+            FROM s
+        )
+        SELECT city, permit_day, permit_id, property_address, owner_name, project_description,
+            market_value, issued_date, is_absentee, score, {tier} AS tier,
+            CASE category {groups} END AS trade_group, category, reasoning,
+            coalesce(ideal_contractor_override, ideal_contractor) AS ideal_contractor,
+            CASE WHEN {tier} = 'RETRY' THEN 'skip'
+                 ELSE coalesce(contact_priority_override, contact_priority) END AS contact_priority,
+            nullif(concat_ws('|',
+                'discarded:' || discard_reason, class_flags,
+                CASE WHEN is_absentee THEN 'absentee_owner' END,
+                CASE WHEN owner_name IS NULL THEN 'no_owner' END,
+                CASE WHEN market_value IS NULL THEN 'no_market_value' END,
+                CASE WHEN est_project_cost IS NULL THEN 'no_job_value' END,
+                CASE WHEN f_fresh < 0 THEN 'stale' END,
+                CASE WHEN homeowner_pulled THEN 'homeowner_pulled' END,
+                CASE WHEN description_truncated THEN 'description_truncated' END,
+                model_flags,
+                CASE WHEN review_reasons IS NOT NULL THEN 'review:' || replace(review_reasons, '|', '|review:') END,
+                CASE WHEN {tier} = 'RETRY' THEN 'retry:' || coalesce(last_error, 'unknown') END
+            ), '') AS flags,
+            now()::TIMESTAMP AS scored_at, scorer, discard_reason IS NOT NULL AS discarded,
+            review_reasons IS NOT NULL AS needs_review, review_reasons, attempts, last_error, rules_score
+        FROM r
+    """)
+    # A rescore that changes nothing keeps the row's scored_at, so its export files keep their bytes.
+    con.execute("""
+        UPDATE new_leads n SET scored_at = o.scored_at FROM scored_leads o
+        WHERE o.city = n.city AND o.permit_id = n.permit_id
+          AND o.score = n.score AND o.tier = n.tier AND o.category = n.category
+          AND o.reasoning IS NOT DISTINCT FROM n.reasoning AND o.flags IS NOT DISTINCT FROM n.flags
+          AND o.owner_name IS NOT DISTINCT FROM n.owner_name
+          AND o.market_value IS NOT DISTINCT FROM n.market_value
+          AND o.is_absentee IS NOT DISTINCT FROM n.is_absentee
+          AND o.property_address IS NOT DISTINCT FROM n.property_address
+          AND o.project_description IS NOT DISTINCT FROM n.project_description
+          AND o.ideal_contractor IS NOT DISTINCT FROM n.ideal_contractor
+          AND o.contact_priority IS NOT DISTINCT FROM n.contact_priority
+          AND o.permit_day = n.permit_day
+    """)
+    with transaction(con):
+        if whole_partitions:
+            con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)")
+        con.execute("DELETE FROM scored_leads WHERE (city, permit_id) IN (SELECT city, permit_id FROM new_leads)")
+        con.execute("INSERT INTO scored_leads BY NAME SELECT * FROM new_leads")
+    return _report(con, partitions)
+
+
+def _report(con, partitions) -> ScoreReport:
+    rep = ScoreReport()
+    rows = con.execute("""
+        SELECT city, permit_day, tier, trade_group, discarded, needs_review, count(*)
+        FROM new_leads GROUP BY ALL
+    """).fetchall()
+    for city, day, tier, group, discarded, review, n in rows:
+        rep.scored += n
+        rep.per_tier[tier] = rep.per_tier.get(tier, 0) + n
+        if discarded:
+            rep.discarded += n
+        else:
+            rep.per_group[group] = rep.per_group.get(group, 0) + n
+        rep.needs_review += n if review else 0
+        part = rep.by_partition.setdefault((city, day), {"A": 0, "B": 0, "C": 0, "RETRY": 0, "rows": 0})
+        part[tier] += n
+        part["rows"] += n
+    for key in partitions:
+        rep.by_partition.setdefault(tuple(key), {"A": 0, "B": 0, "C": 0, "RETRY": 0, "rows": 0})
+    return rep
+
+
+def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None, limit: int | None = None,
+          retry_only: bool = False) -> ScoreReport:
+    """Score the partitions. `scorer(candidates) -> final` defaults to the rules scorer."""
+    scorer = scorer or rules_columns
+    with connect(settings.warehouse_path) as con:
+        candidates = prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
+    final = scorer(candidates)
+    with connect(settings.warehouse_path) as con:
+        report = write(con, settings, partitions, final, whole_partitions=limit is None and not retry_only)
+    report.extra.update(getattr(final, "report", {}) or {})
+    return report

@@ -1,0 +1,142 @@
+"""Project settings: one TOML file (`leads.toml`) plus environment overrides.
+
+Adding a city is a `[cities.<key>]` entry in that file; nothing in the code names a city.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Canonical permit fields (BLDS names in snake_case) that a source may map.
+CANONICAL_FIELDS = (
+    "permit_num", "permit_type", "work_class", "description", "issued_date", "applied_date",
+    "original_address", "original_zip", "est_project_cost", "applicant_name",
+    "contractor_name", "owner_name", "status",
+)
+REQUIRED_FIELDS = ("permit_num", "issued_date", "description", "original_address")
+
+PROPERTY_FIELDS = (
+    "prop_id", "situs_address", "situs_city", "situs_zip", "owner_name", "mail_address",
+    "mail_city", "mail_state", "mail_zip", "market_value", "homestead",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration or a selection made against it is wrong."""
+
+
+@dataclass(frozen=True)
+class CitySource:
+    key: str
+    name: str
+    landing: str                      # glob under the landing folder
+    format: str                       # csv | json
+    date_formats: tuple[str, ...]
+    columns: dict[str, str]           # canonical field -> source column
+
+    def __post_init__(self) -> None:
+        if self.format not in ("csv", "json"):
+            raise ConfigError(f"city {self.key!r}: format must be csv or json, not {self.format!r}")
+        missing = [f for f in REQUIRED_FIELDS if f not in self.columns]
+        if missing:
+            raise ConfigError(f"city {self.key!r}: no column mapped for {', '.join(missing)}")
+        unknown = sorted(set(self.columns) - set(CANONICAL_FIELDS))
+        if unknown:
+            raise ConfigError(f"city {self.key!r}: unknown canonical field(s) {', '.join(unknown)}")
+
+
+@dataclass(frozen=True)
+class AppraisalSource:
+    files: str                        # glob under the appraisal folder
+    columns: dict[str, str]           # property field -> source column
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    warehouse_path: Path
+    landing_dir: Path
+    appraisal_dir: Path
+    exports_dir: Path
+    start_date: date
+    timezone: str
+    cities: dict[str, CitySource]
+    appraisal: AppraisalSource
+    freshness_days: dict[str, int] = field(default_factory=dict)
+    today_override: date | None = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.warehouse_path.with_name(self.warehouse_path.name + ".lock")
+
+    def today(self) -> date:
+        """The export day: LEADS_TODAY pins it (tests, replays); else today in the project's zone."""
+        return self.today_override or datetime.now(ZoneInfo(self.timezone)).date()
+
+    def city(self, key: str) -> CitySource:
+        try:
+            return self.cities[key.lower()]
+        except KeyError:
+            raise ConfigError(
+                f"unknown city {key!r}; configured cities: {', '.join(sorted(self.cities))}"
+            ) from None
+
+    def select_cities(self, keys: list[str] | None) -> list[str]:
+        """Validate a user's city selection (all configured cities when empty)."""
+        if not keys:
+            return list(self.cities)
+        return [self.city(k).key for k in keys]
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides) -> "Settings":
+        path = Path(path or os.environ.get("LEADS_CONFIG") or PROJECT_ROOT / "leads.toml").resolve()
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        base = path.parent
+        paths = raw.get("paths", {})
+
+        def where(env: str, key: str, default: str) -> Path:
+            value = overrides.get(key) or os.environ.get(env) or paths.get(key, default)
+            return (base / value).resolve()
+
+        cities = {}
+        for key, entry in raw.get("cities", {}).items():
+            formats = entry.get("date_format", "%Y-%m-%d")
+            cities[key.lower()] = CitySource(
+                key=key.lower(),
+                name=entry.get("name", key.title()),
+                landing=entry.get("landing", f"{key}/*"),
+                format=entry.get("format", "csv"),
+                date_formats=tuple([formats] if isinstance(formats, str) else formats),
+                columns=dict(entry.get("columns", {})),
+            )
+        if not cities:
+            raise ConfigError(f"{path}: no [cities.*] entries")
+        cad = raw.get("appraisal", {})
+        missing = [f for f in ("prop_id", "situs_address", "situs_city") if f not in cad.get("columns", {})]
+        if missing:
+            raise ConfigError(f"{path}: [appraisal.columns] must map {', '.join(missing)}")
+        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
+        return cls(
+            config_path=path,
+            warehouse_path=where("LEADS_WAREHOUSE", "warehouse", "warehouse.duckdb"),
+            landing_dir=where("LEADS_LANDING", "landing", "data/landing"),
+            appraisal_dir=where("LEADS_APPRAISAL", "appraisal", "data/cad"),
+            exports_dir=where("LEADS_EXPORTS", "exports", "exports"),
+            start_date=date.fromisoformat(str(raw.get("partitions", {}).get("start_date", "2026-10-01"))),
+            timezone=raw.get("partitions", {}).get("timezone", "America/Chicago"),
+            cities=cities,
+            appraisal=AppraisalSource(files=cad.get("files", "*.csv"), columns=dict(cad["columns"])),
+            freshness_days=dict(raw.get("freshness_days", {})),
+            today_override=date.fromisoformat(str(today)) if today else None,
+        )

@@ -1,0 +1,116 @@
+"""The DuckDB warehouse: schema, short locked connections, idempotent partition writes.
+
+DuckDB lets one process hold the file at a time. Every process (Dagster runs, sensors,
+the CLI) therefore opens it through `connect()`, which waits on a file lock beside the
+database, does one short piece of work and closes it. Nothing holds a connection across
+a model call. Two runs on different partitions queue for a moment instead of failing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from filelock import FileLock
+
+from lead_assets.addresses import install_macros
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_permits (
+    city VARCHAR NOT NULL, permit_day DATE NOT NULL, permit_num VARCHAR NOT NULL,
+    permit_type VARCHAR, work_class VARCHAR, description VARCHAR, description_truncated BOOLEAN,
+    issued_date DATE, applied_date DATE, original_address VARCHAR, original_zip VARCHAR,
+    est_project_cost DECIMAL(14, 2), applicant_name VARCHAR, contractor_name VARCHAR,
+    owner_name VARCHAR, status VARCHAR, address_key VARCHAR,
+    source_file VARCHAR, source_line BIGINT, source_row VARCHAR, loaded_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    city VARCHAR NOT NULL, permit_day DATE, source_file VARCHAR, source_line BIGINT,
+    permit_num VARCHAR, reason VARCHAR NOT NULL, source_row VARCHAR, quarantined_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS property_records (
+    prop_id VARCHAR, situs_address VARCHAR, situs_city VARCHAR, situs_zip VARCHAR,
+    owner_name VARCHAR, mail_address VARCHAR, mail_city VARCHAR, mail_state VARCHAR,
+    mail_zip VARCHAR, market_value DECIMAL(14, 2), homestead BOOLEAN,
+    address_key VARCHAR, city_key VARCHAR, mail_key VARCHAR, source_file VARCHAR
+);
+CREATE TABLE IF NOT EXISTS scored_leads (
+    city VARCHAR NOT NULL, permit_day DATE NOT NULL, permit_id VARCHAR NOT NULL,
+    property_address VARCHAR, owner_name VARCHAR, project_description VARCHAR,
+    market_value DECIMAL(14, 2), issued_date DATE, is_absentee BOOLEAN,
+    score INTEGER NOT NULL, tier VARCHAR NOT NULL, trade_group VARCHAR NOT NULL, category VARCHAR NOT NULL,
+    reasoning VARCHAR, ideal_contractor VARCHAR, contact_priority VARCHAR, flags VARCHAR,
+    scored_at TIMESTAMP NOT NULL, scorer VARCHAR NOT NULL, discarded BOOLEAN NOT NULL,
+    needs_review BOOLEAN NOT NULL, review_reasons VARCHAR,
+    attempts INTEGER NOT NULL DEFAULT 0, last_error VARCHAR, rules_score INTEGER
+);
+CREATE TABLE IF NOT EXISTS lead_reviews (
+    city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
+    note VARCHAR, decided_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS buyers (
+    name VARCHAR PRIMARY KEY, contact VARCHAR, trade_groups VARCHAR[], categories VARCHAR[],
+    tiers VARCHAR[], cities VARCHAR[], price_a DECIMAL(10, 2), price_b DECIMAL(10, 2),
+    price_c DECIMAL(10, 2), exclusive BOOLEAN NOT NULL DEFAULT true, created_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, buyer VARCHAR NOT NULL,
+    delivered_on DATE NOT NULL, file VARCHAR, delivered_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sales (
+    city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, buyer VARCHAR NOT NULL,
+    price DECIMAL(10, 2) NOT NULL, sold_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lead_status (
+    city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
+    note VARCHAR, changed_at TIMESTAMP NOT NULL
+);
+"""
+
+
+class WarehouseBusy(RuntimeError):
+    """The warehouse lock could not be had in time."""
+
+
+@contextmanager
+def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short, exclusive connection. Waits (up to `timeout` s) for other processes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock", timeout=timeout, is_singleton=False)
+    try:
+        lock.acquire()
+    except TimeoutError:
+        raise WarehouseBusy(f"warehouse {path} stayed locked for {timeout:.0f}s") from None
+    try:
+        con = duckdb.connect(str(path))
+        try:
+            con.execute(SCHEMA)
+            install_macros(con)
+            yield con
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def register_partitions(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, object]]) -> None:
+    """A temp table `parts(city, permit_day)` to join partition-scoped work against."""
+    frame = pd.DataFrame([(c, str(d)) for c, d in parts], columns=["city", "permit_day"], dtype=object)
+    con.register("_parts_frame", frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE parts AS "
+                "SELECT city::VARCHAR AS city, permit_day::DATE AS permit_day FROM _parts_frame")
+    con.unregister("_parts_frame")
