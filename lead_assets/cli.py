@@ -226,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_list)
+
+    from lead_assets.cli_sales import add_sales_commands  # review, sell, deliver, archive, report, ...
+    add_sales_commands(sub)
+    from lead_assets.cli_ops import add_ops_commands      # retry, backfill
+    add_ops_commands(sub)
     return parser
 
 

@@ -12,9 +12,11 @@ import dagster as dg
 from lead_assets.defs.assets.exports import lead_exports, needs_review, retry_queue
 from lead_assets.defs.assets.leads import scored_leads_asset
 from lead_assets.defs.assets.permits import property_records, raw_permits_asset
+from lead_assets.defs.assets.sales import sales_assets
+from lead_assets.defs.automation import schedules, sensors
 from lead_assets.defs.jobs import export_job, property_job, score_job
 from lead_assets.defs.partitions import city_day_partitions
-from lead_assets.defs.resources import LeadsResource
+from lead_assets.defs.resources import build_resources
 from lead_assets.settings import Settings
 
 
@@ -22,9 +24,11 @@ def build_defs(settings: Settings) -> dg.Definitions:
     city_days = city_day_partitions(settings)
     return dg.Definitions(
         assets=[property_records, raw_permits_asset(city_days), scored_leads_asset(city_days),
-                lead_exports, needs_review, retry_queue],
+                lead_exports, needs_review, retry_queue, *sales_assets],
         jobs=[score_job, export_job, property_job],
-        resources={"leads": LeadsResource(config_path=str(settings.config_path))},
+        schedules=schedules,
+        sensors=sensors,
+        resources=build_resources(settings),
     )
 
 

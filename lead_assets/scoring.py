@@ -72,6 +72,9 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
             WHERE true {retry_filter}
             ORDER BY r.city, r.permit_day, r.permit_num
             {limit_sql}
+        ), prior AS (
+            SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier
+            FROM base LEFT JOIN scored_leads old ON old.city = base.city AND old.permit_id = base.permit_id
         )
         SELECT *, {cls['category']} AS category, {cls['discard_reason']} AS discard_reason,
             {cls['class_flags']} AS class_flags,
@@ -79,7 +82,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
               OR (contractor_name IS NULL AND applicant_name IS NOT NULL AND owner_name IS NOT NULL
                   AND list_has_any({words.format('applicant_name')}, {words.format('owner_name')}))
               AS homeowner_pulled
-        FROM base
+        FROM prior
     """)
     return con.execute(f"""
         WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
@@ -187,14 +190,29 @@ def _report(con, partitions) -> ScoreReport:
     return rep
 
 
+def simulate_failures(final: pd.DataFrame, permit_ids: list[str]) -> pd.DataFrame:
+    """Test hook: turn the given permits into RETRY rows, as a failed model call would."""
+    hit = final["permit_id"].isin(permit_ids) & final["discard_reason"].isna()
+    final.loc[hit, "score"] = -1
+    final.loc[hit, "last_error"] = "simulated failure (test hook)"
+    final.loc[hit, "attempts"] = final.loc[hit, "prev_attempts"] + 1
+    return final
+
+
 def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None, limit: int | None = None,
-          retry_only: bool = False) -> ScoreReport:
-    """Score the partitions. `scorer(candidates) -> final` defaults to the rules scorer."""
+          retry_only: bool = False, fail_permits: list[str] | None = None) -> ScoreReport:
+    """Score the partitions. `scorer(candidates) -> final` defaults to the rules scorer.
+
+    A scorer returns the candidates frame with score/reasoning/... replaced, a `rules_score`
+    column, and may put its figures (calls, cost, ...) in `final.attrs["report"]`.
+    """
     scorer = scorer or rules_columns
     with connect(settings.warehouse_path) as con:
         candidates = prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
     final = scorer(candidates)
+    if fail_permits:
+        final = simulate_failures(final, fail_permits)
     with connect(settings.warehouse_path) as con:
         report = write(con, settings, partitions, final, whole_partitions=limit is None and not retry_only)
-    report.extra.update(getattr(final, "report", {}) or {})
+    report.extra.update(final.attrs.get("report", {}))
     return report

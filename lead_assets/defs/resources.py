@@ -12,3 +12,8 @@ class LeadsResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         return Settings.load(self.config_path)
+
+
+def build_resources(settings: Settings) -> dict:
+    """Every resource the definitions bind."""
+    return {"leads": LeadsResource(config_path=str(settings.config_path))}

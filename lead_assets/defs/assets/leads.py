@@ -16,6 +16,7 @@ class ScoringConfig(dg.Config):
     scorer: str = os.environ.get("LEADS_SCORER", "rules")  # rules | reasoner
     limit: int | None = None          # score at most N permits (the rest keep their scores)
     retry_only: bool = False          # rescore only RETRY rows
+    simulate_failures: list[str] = [] # test hook: these permit ids come out as RETRY rows
 
 
 CHECK_SQL = {
@@ -55,7 +56,8 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         if config.scorer != "rules":
             from lead_assets.reasoner.scorer import build_scorer  # optional path, see README
             scorer = build_scorer(settings, log=context.log)
-        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only)
+        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only,
+                       fail_permits=config.simulate_failures)
         with connect(settings.warehouse_path) as con:
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}

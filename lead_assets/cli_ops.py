@@ -1,0 +1,5 @@
+"""Operations commands (retry, backfill)."""
+
+
+def add_ops_commands(sub) -> None:
+    """Register the operations subcommands on the `leads` parser."""

@@ -1,0 +1,3 @@
+"""Sales-side assets (see issue: lead sales lifecycle)."""
+
+sales_assets: list = []

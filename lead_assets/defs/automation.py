@@ -1,0 +1,4 @@
+"""Schedules and sensors (see issue: operations in Dagster)."""
+
+schedules: list = []
+sensors: list = []
