@@ -1,0 +1,168 @@
+"""Export files: the seed's tree and columns, order, formula safety, atomic and minimal writes."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from lead_assets import exports
+from lead_assets.exports import neutralize, stale_buyer_files, write_atomic, write_buyer_files, write_queue_file
+from lead_assets.ingest import ingest
+from lead_assets.scoring import score
+from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
+from lead_assets.warehouse import connect
+from lead_assets_tests.conftest import TODAY, all_partitions
+
+
+def _read(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _all_files(settings):
+    return [settings.exports_dir / f"{k}.csv" for k in export_keys()] + [
+        settings.exports_dir / REVIEW_FILE, settings.exports_dir / RETRY_FILE]
+
+
+def test_tree_and_header_are_the_seeds(built):
+    for path in _all_files(built):
+        with open(path, newline="", encoding="utf-8") as fh:
+            assert next(csv.reader(fh)) == list(EXPORT_COLUMNS), path
+    assert (built.exports_dir / "luxury_outdoor" / "pool" / "tier_a.csv").exists()
+    assert (built.exports_dir / "other" / "other" / "tier_c.csv").exists()
+    assert not (built.exports_dir / "other" / "other" / "tier_a.csv").exists()
+    assert len(list(built.exports_dir.rglob("*.csv"))) == len(export_keys()) + 2
+
+
+def test_buyer_files_hold_the_right_leads_best_first(built):
+    total = 0
+    for key in export_keys():
+        group, category, tier = key.split("/")
+        rows = _read(built.exports_dir / f"{key}.csv")
+        total += len(rows)
+        scores = [int(r["score"]) for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        for r in rows:
+            assert (r["trade_group"], r["category"], "tier_" + r["tier"].lower()) == (group, category, tier)
+            assert "discarded:" not in r["flags"] and "review:" not in r["flags"]
+    with connect(built.warehouse_path) as con:
+        expected = con.execute("""SELECT count(*) FROM scored_leads
+                                  WHERE NOT discarded AND NOT needs_review AND tier <> 'RETRY'""").fetchone()[0]
+    assert total == expected > 0
+    review = _read(built.exports_dir / REVIEW_FILE)
+    assert review and all("review:" in r["flags"] for r in review)
+
+
+def test_days_old_is_counted_to_the_export_day(built, monkeypatch):
+    rows = _read(built.exports_dir / "home_systems/hvac/tier_b.csv")
+    assert {int(r["days_old"]) for r in rows} <= {1, 2, 3}
+    monkeypatch.setenv("LEADS_TODAY", "2026-12-01")
+    from lead_assets.settings import Settings
+    later = Settings.load(built.config_path)
+    write_buyer_files(later)
+    rows = _read(built.exports_dir / "home_systems/hvac/tier_b.csv")
+    assert {int(r["days_old"]) for r in rows} <= {4, 5, 6}
+
+
+def test_formula_cells_are_neutralized_and_numbers_stay_numbers():
+    frame = pd.DataFrame([{c: "" for c in EXPORT_COLUMNS}] * 6)
+    frame["owner_name"] = ["=HYPERLINK(\"http://x\")", "+1 972 555 0100", "@SUM(A1)", "\tTAB", "\rCR", "-5"]
+    frame["market_value"] = [-5, 0, 1, 2, 3, 4]
+    frame["reasoning"] = ["-10 points", "ok", "ok", "ok", "ok", "-3.5"]
+    out = neutralize(frame)
+    assert list(out["owner_name"]) == ["'=HYPERLINK(\"http://x\")", "'+1 972 555 0100", "'@SUM(A1)",
+                                       "'\tTAB", "'\rCR", "-5"]
+    assert list(out["market_value"]) == [-5, 0, 1, 2, 3, 4]
+    assert list(out["reasoning"]) == ["'-10 points", "ok", "ok", "ok", "ok", "-3.5"]
+
+
+def test_no_exported_text_cell_can_run_as_a_formula(built):
+    numeric = {"market_value", "days_old", "score"}
+    risky = re.compile(r"^[=+\-@\t\r]")
+    for path in _all_files(built):
+        for row in _read(path):
+            for col, value in row.items():
+                if col not in numeric and risky.match(value or ""):
+                    assert re.fullmatch(r"[+-]?\d+(\.\d+)?", value), (path, col, value)
+
+
+def test_atomic_write_leaves_the_old_file_whole_when_the_write_fails(tmp_path, monkeypatch):
+    target = tmp_path / "a" / "tier_a.csv"
+    assert write_atomic(target, b"old\n")
+    monkeypatch.setattr(exports.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        write_atomic(target, b"new and longer\n")
+    assert target.read_bytes() == b"old\n"
+    assert os.listdir(target.parent) == ["tier_a.csv"]   # no temp file left behind
+
+
+def test_identical_bytes_are_not_rewritten(tmp_path):
+    target = tmp_path / "x.csv"
+    assert write_atomic(target, b"a\n")
+    before = target.stat().st_mtime_ns
+    assert not write_atomic(target, b"a\n")
+    assert target.stat().st_mtime_ns == before
+
+
+def _snapshot(settings):
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in _all_files(settings)}
+
+
+def test_a_rescore_rewrites_only_the_files_whose_rows_changed(built):
+    plano_day = TODAY.replace(day=TODAY.day - 2)
+    before = _snapshot(built)
+    # Rescoring with nothing changed: no file is out of date, none is rewritten.
+    score(built, [("plano", plano_day)])
+    assert stale_buyer_files(built) == []
+    # A permit's text changes at the source: only the files its lead leaves and joins change.
+    with connect(built.warehouse_path) as con:
+        permit_id, old_key = con.execute(f"""
+            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
+            WHERE city = 'plano' AND permit_day = DATE '{plano_day}' AND category = 'roof'
+              AND NOT needs_review AND NOT discarded AND tier IN ('A', 'B', 'C') LIMIT 1""").fetchone()
+    landing = next(p for p in (built.landing_dir / "plano").glob("*.csv") if plano_day.isoformat() in p.name)
+    lines = landing.read_text().splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if line.startswith(permit_id + ","))
+    fields = next(csv.reader([lines[i]]))
+    fields[3] = "New in-ground gunite swimming pool"
+    fields[1] = "Residential Pool"
+    import io
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    lines[i] = buf.getvalue()
+    landing.write_text("".join(lines))
+    ingest(built, [("plano", plano_day)])
+    score(built, [("plano", plano_day)])
+    stale = stale_buyer_files(built)
+    with connect(built.warehouse_path) as con:
+        new_key = con.execute(f"""SELECT trade_group || '/' || category || '/tier_' || lower(tier)
+                                  FROM scored_leads WHERE city = 'plano' AND permit_id = '{permit_id}'""").fetchone()[0]
+    assert new_key.startswith("luxury_outdoor/pool/")
+    assert set(stale) == {old_key, new_key}
+    report = write_buyer_files(built, stale)
+    assert set(report.written) == {old_key, new_key}
+    after = _snapshot(built)
+    changed = {str(p.relative_to(built.exports_dir))[:-4] for p in before if before[p] != after[p]}
+    assert changed == {old_key, new_key}
+
+
+def test_retry_rows_go_to_the_retry_queue_and_leave_it_when_scored(built):
+    parts = all_partitions(built)
+    with connect(built.warehouse_path) as con:
+        victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
+                   WHERE NOT discarded AND city = 'frisco' ORDER BY permit_id LIMIT 3""").fetchall()]
+    score(built, parts, fail_permits=victims)
+    write_queue_file(built, "retry")
+    write_buyer_files(built)
+    queue = _read(built.exports_dir / RETRY_FILE)
+    assert sorted(r["permit_id"] for r in queue) == sorted(victims)
+    assert all(r["score"] == "-1" and r["tier"] == "RETRY" and "retry:" in r["flags"] for r in queue)
+    buyer_ids = {r["permit_id"] for k in export_keys() for r in _read(built.exports_dir / f"{k}.csv")}
+    assert not buyer_ids & set(victims)
+    score(built, parts, retry_only=True)
+    write_queue_file(built, "retry")
+    assert _read(built.exports_dir / RETRY_FILE) == []
