@@ -46,32 +46,42 @@ def _select(settings: Settings) -> str:
 
 
 # A lead goes to a buyer file when it is a scored lead, out of review (or approved),
-# and nobody has had it yet.
+# nobody has had it yet (any delivery or sale, exclusive or shared: these files are not
+# per buyer, so a shared lead's further buyers get it through `leads deliver`), and the
+# seller has not marked it dead or converted (latest manual status, see lead_assets/sales.py).
 BUYER_FILTER = """
     tier IN ('A', 'B', 'C') AND NOT discarded_flag AND (NOT needs_review_flag OR decision = 'approve')
     AND decision IS DISTINCT FROM 'reject'
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.city = q.city_key AND d.permit_id = q.permit_id)
     AND NOT EXISTS (SELECT 1 FROM sales x WHERE x.city = q.city_key AND x.permit_id = q.permit_id)
+    AND coalesce((SELECT ls.status FROM lead_status ls WHERE ls.city = q.city_key AND ls.permit_id = q.permit_id
+                  ORDER BY ls.changed_at DESC LIMIT 1), 'new') NOT IN ('dead', 'converted')
 """
 ORDER = "ORDER BY score DESC, days_old ASC, city, permit_id"
 
 
-def _query(con, settings: Settings, where: str, keys: list[str] | None = None) -> pd.DataFrame:
-    con.execute("CREATE OR REPLACE TEMP TABLE export_city_names (city VARCHAR, name VARCHAR)")
-    con.executemany("INSERT INTO export_city_names VALUES (?, ?)", [(c.key, c.name) for c in settings.cities.values()])
-    key_filter = ""
-    params: list = []
-    if keys is not None:
-        key_filter = "AND export_key IN (SELECT unnest(?::VARCHAR[]))"
-        params = [keys]
-    sql = f"""
+def _city_names(con, settings: Settings) -> None:
+    names = pd.DataFrame([(c.key, c.name) for c in settings.cities.values()], columns=["city", "name"])
+    con.register("_names", names)
+    con.execute("CREATE OR REPLACE TEMP TABLE export_city_names AS SELECT city::VARCHAR AS city, name::VARCHAR AS name FROM _names")
+    con.unregister("_names")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW export_base AS {_select(settings)}")
+
+
+def _query_sql(where: str) -> str:
+    return f"""
         SELECT * FROM (
             SELECT q.*, s.discarded AS discarded_flag, s.needs_review AS needs_review_flag
-            FROM ({_select(settings)}) q
+            FROM export_base q
             JOIN scored_leads s ON s.city = q.city_key AND s.permit_id = q.permit_id
-        ) q WHERE {where} {key_filter} {ORDER}
+        ) q WHERE {where}
     """
-    return con.execute(sql, params).df()
+
+
+def query_rows(con, settings: Settings, where: str) -> pd.DataFrame:
+    """Rows of the export view matching `where` (for callers that want a DataFrame)."""
+    _city_names(con, settings)
+    return con.execute(f"{_query_sql(where)} {ORDER}").df()
 
 
 def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -116,59 +126,95 @@ def write_atomic(path: Path, data: bytes) -> bool:
 class ExportReport:
     rows: dict[str, int] = field(default_factory=dict)          # export key -> rows
     written: list[str] = field(default_factory=list)            # keys whose file changed
-    previews: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def render_buyer_files(con, settings: Settings, keys: list[str] | None = None) -> dict[str, bytes]:
-    keys = export_keys() if keys is None else keys
-    rows = _query(con, settings, BUYER_FILTER, keys)
-    groups = dict(tuple(rows.groupby("export_key", sort=False))) if len(rows) else {}
-    return {k: render_csv(groups.get(k, rows.iloc[0:0])) for k in keys}
+def _neutralized(col: str) -> str:
+    return (f"CASE WHEN regexp_matches({col}, '{_FORMULA_START}') AND NOT regexp_matches({col}, '{_PLAIN_NUMBER}') "
+            f"THEN chr(39) || {col} ELSE {col} END AS {col}")
 
 
-def render_review_file(con, settings: Settings) -> tuple[bytes, int]:
-    rows = _query(con, settings, "needs_review_flag AND NOT discarded_flag AND tier <> 'RETRY' AND decision IS NULL")
-    return render_csv(rows), len(rows)
+def _copy_csv(con, where: str, dest: Path, keys: list[str] | None = None) -> None:
+    """Write the rows matching `where` (and `keys`) to CSV with DuckDB's writer, one file per
+    key under `dest` (or one file `dest` when keys is None)."""
+    cols = ", ".join(_neutralized(c) if c in TEXT_COLUMNS else c for c in EXPORT_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE export_rows AS SELECT export_key, {cols} FROM ({_query_sql(where)}) q")
+    targets = [(None, dest)] if keys is None else [(k, dest / f"{k}.csv") for k in keys]
+    for key, path in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key_filter = "" if key is None else "WHERE export_key = " + "'" + key.replace("'", "''") + "'"
+        con.execute(f"COPY (SELECT {', '.join(EXPORT_COLUMNS)} FROM export_rows {key_filter} {ORDER}) "
+                    f"TO '{str(path).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',')")
 
 
-def render_retry_file(con, settings: Settings) -> tuple[bytes, int]:
-    rows = _query(con, settings, "tier = 'RETRY'")
-    return render_csv(rows), len(rows)
+def _stage_buyer_files(settings: Settings, keys: list[str], scratch: Path) -> None:
+    with connect(settings.warehouse_path) as con:
+        _city_names(con, settings)
+        _copy_csv(con, BUYER_FILTER, scratch, keys)
 
 
 def file_path(settings: Settings, key: str) -> Path:
     return settings.exports_dir / f"{key}.csv"
 
 
+REVIEW_WHERE = "needs_review_flag AND NOT discarded_flag AND tier <> 'RETRY' AND decision IS NULL"
+RETRY_WHERE = "tier = 'RETRY'"
+
+
+def _install(staged: Path, target: Path) -> bool:
+    """Move a staged file into place (an atomic rename) unless the target already has its bytes."""
+    try:
+        if target.read_bytes() == staged.read_bytes():
+            return False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+    return True
+
+
 def write_buyer_files(settings: Settings, keys: list[str] | None = None) -> ExportReport:
-    with connect(settings.warehouse_path) as con:
-        rendered = render_buyer_files(con, settings, keys)
+    """Render every (or the given) buyer file; replace only the files whose bytes changed."""
+    keys = export_keys() if keys is None else keys
     report = ExportReport()
-    for key, data in rendered.items():
-        report.rows[key] = data.count(b"\n") - 1
-        if write_atomic(file_path(settings, key), data):
-            report.written.append(key)
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+        _stage_buyer_files(settings, keys, Path(scratch))
+        for key in keys:
+            staged = Path(scratch) / f"{key}.csv"
+            report.rows[key] = staged.read_bytes().count(b"\n") - 1
+            if _install(staged, file_path(settings, key)):
+                report.written.append(key)
     return report
 
 
 def stale_buyer_files(settings: Settings) -> list[str]:
     """Export keys whose file on disk differs from what the warehouse says it should hold."""
-    with connect(settings.warehouse_path) as con:
-        rendered = render_buyer_files(con, settings)
+    keys = export_keys()
     stale = []
-    for key, data in rendered.items():
-        try:
-            if file_path(settings, key).read_bytes() == data:
-                continue
-        except FileNotFoundError:
-            pass
-        stale.append(key)
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+        _stage_buyer_files(settings, keys, Path(scratch))
+        for key in keys:
+            try:
+                if file_path(settings, key).read_bytes() == (Path(scratch) / f"{key}.csv").read_bytes():
+                    continue
+            except FileNotFoundError:
+                pass
+            stale.append(key)
     return stale
 
 
 def write_queue_file(settings: Settings, which: str) -> tuple[int, bool]:
     """Write flagged/needs_review.csv ('review') or pending_retry/retry_queue.csv ('retry')."""
-    render, name = (render_review_file, REVIEW_FILE) if which == "review" else (render_retry_file, RETRY_FILE)
-    with connect(settings.warehouse_path) as con:
-        data, rows = render(con, settings)
-    return rows, write_atomic(settings.exports_dir / name, data)
+    where, name = (REVIEW_WHERE, REVIEW_FILE) if which == "review" else (RETRY_WHERE, RETRY_FILE)
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+        staged = Path(scratch) / "queue.csv"
+        with connect(settings.warehouse_path) as con:
+            _city_names(con, settings)
+            _copy_csv(con, where, staged)
+        rows = staged.read_bytes().count(b"\n") - 1
+        return rows, _install(staged, settings.exports_dir / name)
+
+
+def _scratch_parent(settings: Settings) -> Path:
+    """Scratch space on the exports' own file system, so renames stay atomic and cheap."""
+    settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    return settings.exports_dir

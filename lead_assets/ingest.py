@@ -1,21 +1,19 @@
-"""Landing files -> `raw_permits` and `quarantine`, one city x day partition at a time."""
+"""Landing files -> `raw_permits` and `quarantine`, for a set of city x day partitions."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import duckdb
-
 from lead_assets.normalize import normalize
 from lead_assets.settings import Settings
-from lead_assets.sources import read_city
+from lead_assets.sources import read_city, stage
 from lead_assets.warehouse import connect, register_partitions, transaction
 
 
 @dataclass
 class IngestReport:
-    source_rows: int = 0
+    source_rows: int = 0                                                    # rows in the files read
     loaded: dict[tuple[str, date], int] = field(default_factory=dict)       # per partition
     quarantined: dict[tuple[str, date], int] = field(default_factory=dict)  # per partition
     undated_quarantined: dict[str, int] = field(default_factory=dict)       # per city, no day
@@ -37,51 +35,45 @@ class IngestReport:
 def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestReport:
     """Load the given (city, day) partitions from the landing folder.
 
-    Each city's files are read once, however many of its days are asked for. Rows of
-    other days are left to their own partitions; rows with no usable day belong to the
-    city and are re-quarantined on every load of it.
+    Each city's files are parsed once (in Python, outside the warehouse lock), however many
+    of its days are asked for; mapping, typing and de-duplication run as SQL in one short
+    warehouse transaction. Rows of days not asked for are left to their own partitions;
+    rows with no usable day belong to the city and are re-quarantined on every load of it.
     """
-    report = IngestReport()
     days_by_city: dict[str, set[date]] = defaultdict(set)
     for city, day in partitions:
         days_by_city[settings.city(city).key].add(day)
-    last_day = settings.today() - timedelta(days=1)
-    for city_key, days in days_by_city.items():
-        city = settings.city(city_key)
-        with duckdb.connect() as scratch:
-            batch = read_city(settings.landing_dir, city, scratch)
-            norm = normalize(scratch, batch.bad_rows, {city.key: city.date_formats},
-                             settings.start_date, max(last_day, max(days)))
-        report.files += len(batch.files)
-        report.file_errors += batch.file_errors
-        report.empty_files += batch.empty_files
-        report.recoded_files += batch.recoded_files
-        wanted = norm.permits[norm.permits["permit_day"].dt.date.isin(days)] if len(norm.permits) else norm.permits
-        q = norm.quarantine
-        q_day = q["permit_day"].dt.date if len(q) else q["permit_day"]
-        q_wanted = q[q_day.isin(days) | q["permit_day"].isna()] if len(q) else q
-        parts = [(city.key, d) for d in sorted(days)]
-        with connect(settings.warehouse_path) as con, transaction(con):
-            register_partitions(con, parts)
+    reads = [read_city(settings.landing_dir, settings.city(c)) for c in days_by_city]
+    report = IngestReport(
+        source_rows=sum(r.source_rows for r in reads), files=sum(len(r.files) for r in reads),
+        file_errors=[e for r in reads for e in r.file_errors],
+        empty_files=[f for r in reads for f in r.empty_files],
+        recoded_files=[f for r in reads for f in r.recoded_files])
+    parts = sorted((c, d) for c, days in days_by_city.items() for d in days)
+    last_day = max(settings.today() - timedelta(days=1), *(d for _, d in parts))
+    with connect(settings.warehouse_path) as con:
+        stage(con, reads)
+        normalize(con, {r.city.key: r.city.date_formats for r in reads}, settings.start_date, last_day)
+        register_partitions(con, parts)
+        con.execute("""CREATE OR REPLACE TEMP TABLE new_quarantine AS SELECT * FROM norm_quarantine
+                       WHERE permit_day IS NULL OR (city, permit_day) IN (SELECT city, permit_day FROM parts)""")
+        with transaction(con):
             con.execute("DELETE FROM raw_permits WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)")
-            con.execute("""DELETE FROM quarantine WHERE city = ? AND (permit_day IS NULL OR
-                           (city, permit_day) IN (SELECT city, permit_day FROM parts))""", [city.key])
-            con.register("new_permits", wanted)
-            con.register("new_quarantine", q_wanted)
+            con.execute("""DELETE FROM quarantine WHERE city IN (SELECT city FROM parts) AND (permit_day IS NULL
+                           OR (city, permit_day) IN (SELECT city, permit_day FROM parts))""")
             con.execute("""INSERT INTO raw_permits BY NAME
-                           SELECT *, now()::TIMESTAMP AS loaded_at FROM new_permits""")
-            con.execute("""INSERT INTO quarantine BY NAME
-                           SELECT *, now()::TIMESTAMP AS quarantined_at FROM new_quarantine""")
-        report.source_rows += batch.source_rows
-        for d in days:
-            report.loaded[(city.key, d)] = 0
-            report.quarantined[(city.key, d)] = 0
-        for d, n in wanted.groupby(wanted["permit_day"].dt.date).size().items():
-            report.loaded[(city.key, d)] = int(n)
-        dated = q_wanted[q_wanted["permit_day"].notna()]
-        for d, n in dated.groupby(dated["permit_day"].dt.date).size().items():
-            report.quarantined[(city.key, d)] = int(n)
-        report.undated_quarantined[city.key] = int(q_wanted["permit_day"].isna().sum())
-        for reason, n in q_wanted["reason"].str.split(":").str[0].value_counts().items():
-            report.reasons[reason] = report.reasons.get(reason, 0) + int(n)
+                           SELECT *, now()::TIMESTAMP AS loaded_at FROM norm_permits
+                           WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)""")
+            con.execute("INSERT INTO quarantine BY NAME SELECT *, now()::TIMESTAMP AS quarantined_at FROM new_quarantine")
+        for city, day, n in con.execute("""SELECT p.city, p.permit_day, count(n.permit_num) FROM parts p
+                LEFT JOIN norm_permits n USING (city, permit_day) GROUP BY ALL""").fetchall():
+            report.loaded[(city, day)] = n
+            report.quarantined[(city, day)] = 0
+        for city, day, n in con.execute("SELECT city, permit_day, count(*) FROM new_quarantine GROUP BY ALL").fetchall():
+            if day is None:
+                report.undated_quarantined[city] = n
+            else:
+                report.quarantined[(city, day)] = n
+        report.reasons = dict(con.execute(
+            "SELECT split_part(reason, ':', 1), count(*) FROM new_quarantine GROUP BY 1 ORDER BY 1").fetchall())
     return report

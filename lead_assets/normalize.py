@@ -2,11 +2,9 @@
 the permits (one per city + permit number), or the quarantine with a reason."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
-import pandas as pd
 
 from lead_assets.addresses import install_macros
 
@@ -16,23 +14,17 @@ MAX_DESCRIPTION = 2000   # characters kept for scoring and export; the source ro
 _BLANK_MARKERS = "('', 'N/A', 'NA', 'NONE', 'NULL', '-', '--', 'TBD', 'UNKNOWN')"
 
 
-@dataclass
-class Normalized:
-    permits: pd.DataFrame      # one row per (city, permit_num), typed
-    quarantine: pd.DataFrame   # city, permit_day, source_file, source_line, permit_num, reason, source_row
-
-
 def _clean(col: str) -> str:
     """Trim, drop control characters, collapse whitespace; NULL when empty."""
     return (f"nullif(trim(regexp_replace(regexp_replace(coalesce({col}, ''), "
             f"'[\\x00-\\x08\\x0B-\\x1F\\x7F]', '', 'g'), '\\s+', ' ', 'g')), '')")
 
 
-def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_formats: dict[str, tuple[str, ...]],
-              first_day: date, last_day: date) -> Normalized:
-    """Type the rows staged in `stg` on `con`. `date_formats` maps city -> strptime formats."""
+def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str, ...]],
+              first_day: date, last_day: date) -> None:
+    """Type the rows staged in temp tables `stg` and `bad` (sources.stage) into temp tables
+    `norm_permits` and `norm_quarantine`. `date_formats` maps city -> strptime formats."""
     install_macros(con)
-    con.register("bad", bad_rows)
     # try_strptime takes a constant format list, so apply each city's list with its own CASE arm.
     def parse_date(col: str) -> str:
         arms = " ".join(
@@ -42,7 +34,7 @@ def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_forma
         return f"CASE {arms} END"
 
     con.execute(f"""
-        CREATE TEMP TABLE typed AS
+        CREATE OR REPLACE TEMP TABLE typed AS
         SELECT s.city, s.source_file, s.source_line::BIGINT AS source_line, s.source_row,
             {_clean('s.permit_num')} AS permit_num,
             {_clean('s.permit_type')} AS permit_type,
@@ -66,7 +58,7 @@ def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_forma
         FROM stg s
     """)
     con.execute(f"""
-        CREATE TEMP TABLE checked AS
+        CREATE OR REPLACE TEMP TABLE checked AS
         SELECT *, coalesce(issued_date, CASE WHEN issued_raw IS NULL THEN applied_date END) AS permit_day,
             CASE
               WHEN permit_num IS NULL THEN 'missing permit number: blank'
@@ -83,14 +75,15 @@ def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_forma
     """)
     # The same permit in several rows or files is one permit: the latest file wins.
     con.execute("""
-        CREATE TEMP TABLE ranked AS
+        CREATE OR REPLACE TEMP TABLE ranked AS
         SELECT *, row_number() OVER (PARTITION BY city, permit_num
                                      ORDER BY source_file DESC, source_line DESC) AS rn,
                first_value(source_file || ':' || source_line) OVER (PARTITION BY city, permit_num
                                      ORDER BY source_file DESC, source_line DESC) AS kept
         FROM checked WHERE reason IS NULL
     """)
-    permits = con.execute("""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE norm_permits AS
         SELECT city, permit_day, permit_num, permit_type, work_class, description, description_truncated,
                issued_date, applied_date, original_address, original_zip, est_project_cost,
                applicant_name, contractor_name, owner_name, status,
@@ -98,8 +91,9 @@ def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_forma
                source_file, source_line, source_row
         FROM ranked WHERE rn = 1
         ORDER BY city, permit_day, permit_num
-    """).df()
-    quarantine = con.execute("""
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE norm_quarantine AS
         SELECT city, CASE WHEN reason LIKE 'date outside the partitions:%' THEN NULL ELSE permit_day END AS permit_day,
                source_file, source_line, permit_num, reason, source_row
         FROM checked WHERE reason IS NOT NULL
@@ -110,5 +104,4 @@ def normalize(con: duckdb.DuckDBPyConnection, bad_rows: pd.DataFrame, date_forma
         UNION ALL
         SELECT city, NULL::DATE, source_file, source_line::BIGINT, NULL, reason, source_row FROM bad
         ORDER BY city, source_file, source_line
-    """).df()
-    return Normalized(permits, quarantine)
+    """)

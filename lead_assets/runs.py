@@ -105,3 +105,197 @@ def refresh_exports(defs: dg.Definitions, settings: Settings, instance, keys: li
 
 def load_properties(defs: dg.Definitions, instance, summary: RunSummary) -> None:
     summary.add(_execute(defs, "property_job", instance))
+
+
+# ---------------------------------------------------------------- retries, backfills, automation
+# Shared by `leads retry` / `leads backfill` and the schedule and sensors (defs/automation.py).
+
+PARTITION_TAG = "dagster/partition"
+TRIGGER_TAG = "leads/trigger"        # schedule | retry_sensor | exports_sensor | cli
+SCORER_TAG = "leads/scorer"          # rules | reasoner (dagster.yaml: one reasoner run at a time)
+SCORED = dg.AssetKey("scored_leads")
+QUEUE_ASSETS = ("needs_review", "retry_queue")
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def partition_str(city: str, day: date | str) -> str:
+    return f"{city}|{day}"
+
+
+def retry_rows(settings: Settings, *, cities: list[str] | None = None, since: date | None = None,
+               until: date | None = None, timeout: float = 600.0) -> dict[tuple[str, date], int]:
+    """RETRY rows per city x day partition (configured cities and partition days only)."""
+    from lead_assets.warehouse import connect
+    with connect(settings.warehouse_path, timeout=timeout) as con:
+        rows = con.execute("""SELECT city, permit_day, count(*) FROM scored_leads WHERE tier = 'RETRY'
+                              GROUP BY ALL ORDER BY permit_day, city""").fetchall()
+    wanted = set(cities or settings.cities)
+    since = max(since or settings.start_date, settings.start_date)
+    return {(city, day): n for city, day, n in rows
+            if city in settings.cities and city in wanted and day >= since and (until is None or day <= until)}
+
+
+def failed_partitions(settings: Settings, **selection) -> list[tuple[str, date]]:
+    """The city x day partitions that hold RETRY rows."""
+    return sorted(retry_rows(settings, **selection), key=lambda p: (p[1], list(settings.cities).index(p[0])))
+
+
+def partition_ranges(settings: Settings, parts) -> list[tuple[str, str]]:
+    """Cover exactly `parts` with partition ranges: neighbouring cities (leads.toml order) x consecutive days.
+
+    A range of the city x day partitions is a rectangle, so ranges never take in a partition
+    that was not asked for. One Dagster run per range.
+    """
+    order = list(settings.cities)
+    by_day: dict[date, set[str]] = {}
+    for city, day in parts:
+        by_day.setdefault(date.fromisoformat(str(day)), set()).add(city)
+    days_by_block: dict[tuple[str, ...], list[date]] = {}
+    for day in sorted(by_day):
+        for block in contiguous_blocks(sorted(by_day[day], key=order.index), order):
+            days_by_block.setdefault(tuple(block), []).append(day)
+    ranges: list[tuple[date, int, str, str]] = []
+    for block, days in days_by_block.items():
+        first = last = days[0]
+        for day in [*days[1:], None]:
+            if day is not None and day == last + timedelta(days=1):
+                last = day
+                continue
+            ranges.append((first, order.index(block[0]), partition_str(block[0], first),
+                           partition_str(block[-1], last)))
+            first = last = day
+    return [(start, end) for _, _, start, end in sorted(ranges)]
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    return {RANGE_START: start, RANGE_END: end}
+
+
+def effective_scorer(settings: Settings, scorer: str | None = None) -> str:
+    """The scorer a run will use: explicit, else [automation] scorer, else LEADS_SCORER, else rules."""
+    return scorer or settings.automation.scorer or os.environ.get("LEADS_SCORER") or "rules"
+
+
+def score_ranges(defs: dg.Definitions, settings: Settings, instance, parts, *, scorer: str | None = None,
+                 retry_only: bool = False, command: str = "backfill", progress=None) -> RunSummary:
+    """Score exactly the given partitions: one in-process run per range (see `partition_ranges`).
+
+    retry_only: only scored_leads runs (the raw permits stay as loaded) and only RETRY rows
+    go to the scorer.
+    """
+    summary = RunSummary()
+    scorer = effective_scorer(settings, scorer)
+    run_config = {"ops": {"scored_leads": {"config": {"scorer": scorer, "retry_only": retry_only}}}}
+    selection = ["scored_leads"] if retry_only else None
+    for start, end in partition_ranges(settings, parts):
+        tags = {**range_tags(start, end), "leads/command": command, TRIGGER_TAG: "cli", SCORER_TAG: scorer}
+        summary.add(_execute(defs, "score_job", instance, tags=tags, run_config=run_config, selection=selection))
+        if progress:
+            progress(1)
+    return summary
+
+
+def retry_file_partitions(settings: Settings, path: Path) -> list[tuple[str, date]]:
+    """The partitions of the leads listed in a retry file (exports/pending_retry/retry_queue.csv).
+
+    A lead is found in the warehouse by city and permit id; one the warehouse does not know
+    falls back to the file's days_old (counted from today).
+    """
+    import csv
+
+    from lead_assets.settings import ConfigError
+    from lead_assets.warehouse import connect
+    if not path.exists():
+        raise ConfigError(f"retry file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    names = {c.name.lower(): c.key for c in settings.cities.values()} | {k: k for k in settings.cities}
+    wanted = []
+    for row in rows:
+        city = names.get((row.get("city") or "").strip().lower())
+        if city is None:
+            raise ConfigError(f"{path}: unknown city {row.get('city')!r}")
+        wanted.append((city, row.get("permit_id", ""), row.get("days_old", "")))
+    if not wanted:
+        return []
+    with connect(settings.warehouse_path) as con:
+        known = dict(((c, p), d) for c, p, d in con.execute(
+            "SELECT city, permit_id, permit_day FROM scored_leads WHERE (city, permit_id) IN "
+            "(SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))",
+            [[w[0] for w in wanted], [w[1] for w in wanted]]).fetchall())
+    parts = set()
+    for city, permit, days_old in wanted:
+        day = known.get((city, permit))
+        if day is None and days_old.lstrip("-").isdigit():
+            day = settings.today() - timedelta(days=int(days_old))
+        if day is not None:
+            parts.add((city, day))
+    return sorted(parts, key=lambda p: (p[1], list(settings.cities).index(p[0])))
+
+
+def in_flight_partitions(instance, partitions_def, asset_key: dg.AssetKey = SCORED) -> set[str]:
+    """Partitions of `asset_key` that a queued or running run is about to (re)materialize."""
+    busy: set[str] = set()
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)):
+        if run.asset_selection is not None and asset_key not in run.asset_selection:
+            continue
+        if run.asset_selection is None and run.job_name not in ("score_job", "retry_job"):
+            continue
+        tags = run.tags
+        if tags.get(PARTITION_TAG):
+            busy.add(tags[PARTITION_TAG])
+        elif tags.get(RANGE_START) and tags.get(RANGE_END):
+            try:
+                busy.update(str(k) for k in partitions_def.get_partition_keys_in_range(
+                    dg.PartitionKeyRange(tags[RANGE_START], tags[RANGE_END])))
+            except Exception:  # a range of another partitioning (e.g. the config changed)
+                continue
+    return busy
+
+
+def export_in_flight(instance) -> bool:
+    """Is an export run queued or running?"""
+    runs = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, job_name="export_job"), limit=1)
+    return bool(runs)
+
+
+def stale_queue_files(settings: Settings) -> list[str]:
+    """needs_review / retry_queue, when their file differs from what the warehouse says."""
+    from lead_assets.exports import render_retry_file, render_review_file
+    from lead_assets.taxonomy import RETRY_FILE, REVIEW_FILE
+    from lead_assets.warehouse import connect
+    out = []
+    with connect(settings.warehouse_path) as con:
+        for asset, render, name in (("needs_review", render_review_file, REVIEW_FILE),
+                                    ("retry_queue", render_retry_file, RETRY_FILE)):
+            data, _ = render(con, settings)
+            try:
+                if (settings.exports_dir / name).read_bytes() == data:
+                    continue
+            except FileNotFoundError:
+                pass
+            out.append(asset)
+    return out
+
+
+def export_plan(stale_keys: list[str], stale_queues: list[str], max_runs: int) -> list[tuple[list[str], str | None, str | None]]:
+    """Export runs for the stale files: (asset selection, first key, last key) each.
+
+    One run per block of neighbouring stale buyer files; past `max_runs` blocks, the closest
+    blocks are merged (files in between are re-rendered but keep their bytes: write_atomic
+    leaves identical files alone). The queue files ride along with the first run.
+    """
+    order = export_keys()
+    blocks = contiguous_blocks([k for k in stale_keys if k in order], order) if stale_keys else []
+    while len(blocks) > max(1, max_runs):
+        gaps = [order.index(blocks[i + 1][0]) - order.index(blocks[i][-1]) for i in range(len(blocks) - 1)]
+        i = gaps.index(min(gaps))
+        first, last = order.index(blocks[i][0]), order.index(blocks[i + 1][-1])
+        blocks[i:i + 2] = [order[first:last + 1]]
+    plan: list[tuple[list[str], str | None, str | None]] = []
+    for i, block in enumerate(blocks):
+        plan.append((["lead_exports", *(stale_queues if i == 0 else [])], block[0], block[-1]))
+    if not blocks and stale_queues:
+        plan.append((list(stale_queues), None, None))
+    return plan

@@ -36,8 +36,8 @@ def _quote(s: str) -> str:
 
 
 def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limit: int | None = None,
-            retry_only: bool = False) -> pd.DataFrame:
-    """Candidates for scoring: enriched permits with classification and the rules score."""
+            retry_only: bool = False) -> None:
+    """Temp table `candidates`: enriched permits with classification and the rules score."""
     register_partitions(con, partitions)
     con.execute("CREATE OR REPLACE TEMP TABLE city_names (city VARCHAR, city_key VARCHAR)")
     con.executemany("INSERT INTO city_names VALUES (?, city_key(?))",
@@ -84,25 +84,28 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
               AS homeowner_pulled
         FROM prior
     """)
-    return con.execute(f"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE candidates AS
         WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
         SELECT f.*, {score_sql()}, 'rules' AS scorer, NULL::VARCHAR AS model_flags,
                NULL::VARCHAR AS ideal_contractor_override, NULL::VARCHAR AS contact_priority_override,
                0 AS attempts, NULL::VARCHAR AS last_error, NULL::VARCHAR AS extra_review
         FROM f
-    """).df()
+    """)
 
 
-def rules_columns(candidates: pd.DataFrame) -> pd.DataFrame:
-    """The rules scorer's verdict is the candidate's own rules score."""
-    return candidates.assign(rules_score=candidates["score"])
+def write(con, settings: Settings, partitions: list[tuple[str, date]], *, whole_partitions: bool,
+          fail_permits: list[str] | None = None) -> ScoreReport:
+    """Replace the scored rows (whole partitions, or just the rescored permits) in one transaction.
 
-
-def write(con, settings: Settings, partitions: list[tuple[str, date]], final: pd.DataFrame, *,
-          whole_partitions: bool) -> ScoreReport:
-    """Replace the scored rows (whole partitions, or just the rescored permits) in one transaction."""
+    Reads the temp table `final_scores` (candidates with the scorer's verdict and `rules_score`).
+    """
     register_partitions(con, partitions)
-    con.register("final_scores", final)
+    if fail_permits:  # test hook: these come out as RETRY rows, as a failed model call would
+        con.execute("""UPDATE final_scores SET score = -1, last_error = 'simulated failure (test hook)',
+                       attempts = prev_attempts + 1
+                       WHERE discard_reason IS NULL AND permit_id IN (SELECT unnest(?::VARCHAR[]))""",
+                    [list(fail_permits)])
     groups = " ".join(f"WHEN '{c}' THEN '{g}'" for c, g in GROUP_OF.items())
     tier = TIER_SQL.format(s="score")
     con.execute(f"""
@@ -190,29 +193,25 @@ def _report(con, partitions) -> ScoreReport:
     return rep
 
 
-def simulate_failures(final: pd.DataFrame, permit_ids: list[str]) -> pd.DataFrame:
-    """Test hook: turn the given permits into RETRY rows, as a failed model call would."""
-    hit = final["permit_id"].isin(permit_ids) & final["discard_reason"].isna()
-    final.loc[hit, "score"] = -1
-    final.loc[hit, "last_error"] = "simulated failure (test hook)"
-    final.loc[hit, "attempts"] = final.loc[hit, "prev_attempts"] + 1
-    return final
-
-
 def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None, limit: int | None = None,
           retry_only: bool = False, fail_permits: list[str] | None = None) -> ScoreReport:
-    """Score the partitions. `scorer(candidates) -> final` defaults to the rules scorer.
+    """Score the partitions with the rules, or with `scorer(candidates) -> final`.
 
-    A scorer returns the candidates frame with score/reasoning/... replaced, a `rules_score`
-    column, and may put its figures (calls, cost, ...) in `final.attrs["report"]`.
+    A scorer gets the candidates as a DataFrame (no warehouse connection is open while it
+    runs) and returns it with score/reasoning/... replaced and a `rules_score` column; it
+    may put its figures (calls, cost, ...) in `final.attrs["report"]`.
     """
-    scorer = scorer or rules_columns
+    whole = limit is None and not retry_only
     with connect(settings.warehouse_path) as con:
-        candidates = prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
+        prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
+        if scorer is None:  # the rules: everything stays in SQL, in this one connection
+            con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT *, score AS rules_score FROM candidates")
+            return write(con, settings, partitions, whole_partitions=whole, fail_permits=fail_permits)
+        candidates = con.execute("SELECT * FROM candidates").df()
     final = scorer(candidates)
-    if fail_permits:
-        final = simulate_failures(final, fail_permits)
     with connect(settings.warehouse_path) as con:
-        report = write(con, settings, partitions, final, whole_partitions=limit is None and not retry_only)
+        con.register("final_frame", final)
+        con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT * FROM final_frame")
+        report = write(con, settings, partitions, whole_partitions=whole, fail_permits=fail_permits)
     report.extra.update(final.attrs.get("report", {}))
     return report

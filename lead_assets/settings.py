@@ -58,6 +58,45 @@ class AppraisalSource:
 
 
 @dataclass(frozen=True)
+class AutomationSettings:
+    """`[automation]`: the Dagster schedule and sensors (see README_ops.md)."""
+    daily_time: str = "05:30"          # local time of the daily run (yesterday's partitions, every city)
+    retry_time: str = "06:00"          # local time of the daily retry of RETRY rows
+    autostart: bool = True             # schedule and sensors run as soon as the daemon starts
+    scorer: str | None = None          # scorer of scheduled/retry runs (None: LEADS_SCORER or rules)
+    exports_check_seconds: int = 30    # how often the exports sensor looks for new scores
+    retry_check_seconds: int = 60      # how often the retry sensor looks at the clock
+    max_export_runs: int = 4           # export runs per change, at most (ranges of buyer files)
+
+    def __post_init__(self) -> None:
+        for name in ("daily_time", "retry_time"):
+            self.clock(name)
+        if self.scorer not in (None, "rules", "reasoner"):
+            raise ConfigError(f"[automation] scorer must be rules or reasoner, not {self.scorer!r}")
+        for name in ("exports_check_seconds", "retry_check_seconds", "max_export_runs"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"[automation] {name} must be a positive whole number")
+
+    def clock(self, name: str) -> tuple[int, int]:
+        """(hour, minute) of daily_time / retry_time ("HH:MM", 24-hour)."""
+        text = str(getattr(self, name))
+        try:
+            hour, minute = (int(x) for x in text.split(":"))
+        except ValueError:
+            hour = minute = -1
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ConfigError(f"[automation] {name} must be HH:MM (24-hour), not {text!r}")
+        return hour, minute
+
+    @classmethod
+    def from_toml(cls, raw: dict) -> "AutomationSettings":
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"[automation]: unknown key(s) {', '.join(unknown)}")
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path
     warehouse_path: Path
@@ -70,6 +109,7 @@ class Settings:
     appraisal: AppraisalSource
     freshness_days: dict[str, int] = field(default_factory=dict)
     today_override: date | None = None
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     @property
     def lock_path(self) -> Path:
@@ -139,4 +179,5 @@ class Settings:
             appraisal=AppraisalSource(files=cad.get("files", "*.csv"), columns=dict(cad["columns"])),
             freshness_days=dict(raw.get("freshness_days", {})),
             today_override=date.fromisoformat(str(today)) if today else None,
+            automation=AutomationSettings.from_toml(raw.get("automation", {})),
         )

@@ -24,22 +24,6 @@ class SourceFileError(ValueError):
     """A whole file cannot be parsed (e.g. broken JSON)."""
 
 
-@dataclass
-class CityBatch:
-    """Everything read from one city's landing files."""
-    city: str
-    rows: int                               # rows staged into `stg`
-    bad_rows: pd.DataFrame                  # BAD_ROW_COLUMNS
-    files: list[str] = field(default_factory=list)
-    file_errors: list[str] = field(default_factory=list)
-    empty_files: list[str] = field(default_factory=list)
-    recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
-
-    @property
-    def source_rows(self) -> int:
-        return self.rows + len(self.bad_rows)
-
-
 def decode(data: bytes) -> tuple[str, bool]:
     """UTF-8 (with or without BOM); otherwise Windows-1252, the usual culprit. Returns (text, recoded)."""
     try:
@@ -126,77 +110,100 @@ def _quote(name: str) -> str:
 
 
 @dataclass
-class FileRead:
-    rows: int                   # rows staged
-    bad_rows: pd.DataFrame      # BAD_ROW_COLUMNS
-    recoded: bool = False
-    error: str | None = None    # file-level problem; then every row is in bad_rows with it
+class FileGroup:
+    """Rows of the files of one city that share one header, ready to stage in one statement."""
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)      # per row
+    lines: list[int] = field(default_factory=list)      # per row
+    error: str | None = None                           # set when the files lack a required column
+
+
+@dataclass
+class CityRead:
+    """Everything read from one city's landing files (no database involved)."""
+    city: CitySource
+    groups: dict[tuple, FileGroup] = field(default_factory=dict)
+    bad: list[tuple] = field(default_factory=list)      # BAD_ROW_COLUMNS tuples
+    files: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)
+    recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
+
+    @property
+    def source_rows(self) -> int:
+        return sum(len(g.rows) for g in self.groups.values()) + len(self.bad)
+
+
+def read_city(landing_dir: Path, city: CitySource) -> CityRead:
+    """Parse all of a city's landing files, in name order."""
+    read = CityRead(city)
+    for path in sorted(p for p in landing_dir.glob(city.landing) if p.is_file()):
+        name = path.name
+        read.files.append(name)
+        data = path.read_bytes()
+        if not data.strip():
+            read.empty_files.append(name)
+            continue
+        text, recoded = decode(data)
+        if recoded:
+            read.recoded_files.append(name)
+        try:
+            header, rows, lines, bad = (_parse_json if city.format == "json" else _parse_csv)(text)
+        except SourceFileError as exc:
+            error = f"unreadable file: {name}: {exc}"
+            read.file_errors.append(error)
+            read.bad.append((city.key, name, None, None, error))
+            continue
+        read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
+        if not rows:
+            continue
+        missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
+        error = None
+        if missing:
+            # The whole file is quarantined with a reason naming the column and the file.
+            error = (f"missing required column: {', '.join(repr(c) for c in missing)} in {name} "
+                     f"(city {city.key!r}, see leads.toml)")
+            read.file_errors.append(error)
+        group = read.groups.setdefault((tuple(header), error), FileGroup(header, error=error))
+        group.rows.extend(rows)
+        group.files.extend([name] * len(rows))
+        group.lines.extend(lines)
+    return read
 
 
 STAGING_DDL = ("CREATE OR REPLACE TEMP TABLE stg (city VARCHAR, source_file VARCHAR, source_line BIGINT, "
                "source_row VARCHAR, " + ", ".join(f"{f} VARCHAR" for f in CANONICAL_FIELDS) + ")")
+BAD_DDL = ("CREATE OR REPLACE TEMP TABLE bad (city VARCHAR, source_file VARCHAR, source_line BIGINT, "
+           "source_row VARCHAR, reason VARCHAR)")
 
 
-def read_file(path: Path, city: CitySource, con: duckdb.DuckDBPyConnection) -> FileRead:
-    """Stage one landing file into the temp table `stg` (canonical names, text values)."""
-    name = path.name
-    text, recoded = decode(path.read_bytes())
-    try:
-        header, rows, lines, bad = (_parse_json if city.format == "json" else _parse_csv)(text)
-    except SourceFileError as exc:
-        error = f"unreadable file: {name}: {exc}"
-        return FileRead(0, _bad_frame([(city.key, name, None, None, error)]), recoded, error)
-    bad_rows = _bad_frame([(city.key, name, line, row, reason) for line, row, reason in bad])
-    if not header or not rows:
-        return FileRead(0, bad_rows, recoded)
-    frame = pd.DataFrame(rows, columns=header)
-    frame["__line"] = lines
-    # Keys of json_object are SQL string literals; the values are the file's own columns.
-    source_row = "json_object(" + ", ".join(
-        "'" + h.replace("'", "''") + "', " + _quote(h) for h in header) + ")::VARCHAR"
-    missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
-    if missing:
-        # The whole file is quarantined with a reason naming the column and the file.
-        error = (f"missing required column: {', '.join(repr(c) for c in missing)} in {name} "
-                 f"(city {city.key!r}, see leads.toml)")
-        rejected = con.execute(
-            f"SELECT ? AS city, ? AS source_file, __line AS source_line, {source_row} AS source_row, "
-            f"? AS reason FROM frame", [city.key, name, error]).df()
-        return FileRead(0, pd.concat([bad_rows, rejected], ignore_index=True), recoded, error)
-    mapped = ", ".join(
-        f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
-        for f in CANONICAL_FIELDS
-    )
-    con.execute(f"INSERT INTO stg SELECT ?, ?, __line, {source_row}, {mapped} FROM frame", [city.key, name])
-    return FileRead(len(rows), bad_rows, recoded)
-
-
-def _empty(columns) -> pd.DataFrame:
-    return pd.DataFrame(columns=list(columns))
-
-
-def _bad_frame(records: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(records, columns=list(BAD_ROW_COLUMNS))
-
-
-def read_city(landing_dir: Path, city: CitySource, con: duckdb.DuckDBPyConnection) -> CityBatch:
-    """Stage all of a city's landing files (in name order) into `stg` on `con`."""
+def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> None:
+    """Temp tables `stg` (rows, canonical names, text) and `bad` (rows that cannot be staged)."""
     con.execute(STAGING_DDL)
-    batch = CityBatch(city.key, 0, _empty(BAD_ROW_COLUMNS))
-    bad = []
-    for path in sorted(p for p in landing_dir.glob(city.landing) if p.is_file()):
-        batch.files.append(path.name)
-        if not path.read_bytes().strip():
-            batch.empty_files.append(path.name)
-            continue
-        read = read_file(path, city, con)
-        batch.rows += read.rows
-        if len(read.bad_rows):
-            bad.append(read.bad_rows)
-        if read.error:
-            batch.file_errors.append(read.error)
-        if read.recoded:
-            batch.recoded_files.append(path.name)
-    if bad:
-        batch.bad_rows = pd.concat(bad, ignore_index=True)
-    return batch
+    con.execute(BAD_DDL)
+    for read in reads:
+        city = read.city
+        if read.bad:
+            con.register("bad_frame", pd.DataFrame(read.bad, columns=list(BAD_ROW_COLUMNS)))
+            con.execute("INSERT INTO bad SELECT city, source_file, source_line::BIGINT, source_row, reason FROM bad_frame")
+            con.unregister("bad_frame")
+        for group in read.groups.values():
+            header = group.header
+            frame = pd.DataFrame(group.rows, columns=header)
+            frame["__file"] = group.files
+            frame["__line"] = group.lines
+            con.register("frame", frame)
+            # Keys of json_object are SQL string literals; the values are the file's own columns.
+            source_row = "json_object(" + ", ".join(
+                "'" + h.replace("'", "''") + "', " + _quote(h) for h in header) + ")::VARCHAR"
+            if group.error:
+                con.execute(f"INSERT INTO bad SELECT ?, __file, __line, {source_row}, ? FROM frame",
+                            [city.key, group.error])
+            else:
+                mapped = ", ".join(
+                    f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
+                    for f in CANONICAL_FIELDS)
+                con.execute(f"INSERT INTO stg SELECT ?, __file, __line, {source_row}, {mapped} FROM frame",
+                            [city.key])
+            con.unregister("frame")

@@ -50,23 +50,42 @@ CREATE TABLE IF NOT EXISTS lead_reviews (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
     note VARCHAR, decided_at TIMESTAMP NOT NULL
 );
+-- Sales side (lead_assets/sales.py). Keyed by (city, permit_id); rescoring never touches them.
+-- deliveries/sales keep the lead's tier/category at the time, so reports don't move on a rescore.
 CREATE TABLE IF NOT EXISTS buyers (
     name VARCHAR PRIMARY KEY, contact VARCHAR, trade_groups VARCHAR[], categories VARCHAR[],
     tiers VARCHAR[], cities VARCHAR[], price_a DECIMAL(10, 2), price_b DECIMAL(10, 2),
-    price_c DECIMAL(10, 2), exclusive BOOLEAN NOT NULL DEFAULT true, created_at TIMESTAMP
+    price_c DECIMAL(10, 2), exclusive BOOLEAN NOT NULL DEFAULT true, created_at TIMESTAMP,
+    max_buyers INTEGER, updated_at TIMESTAMP
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, buyer VARCHAR NOT NULL,
-    delivered_on DATE NOT NULL, file VARCHAR, delivered_at TIMESTAMP NOT NULL
+    delivered_on DATE NOT NULL, file VARCHAR, delivered_at TIMESTAMP NOT NULL,
+    tier VARCHAR, category VARCHAR, trade_group VARCHAR, score INTEGER, via VARCHAR
 );
 CREATE TABLE IF NOT EXISTS sales (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, buyer VARCHAR NOT NULL,
-    price DECIMAL(10, 2) NOT NULL, sold_at TIMESTAMP NOT NULL
+    price DECIMAL(10, 2) NOT NULL, sold_at TIMESTAMP NOT NULL,
+    sold_on DATE, tier VARCHAR, category VARCHAR, trade_group VARCHAR, via VARCHAR, note VARCHAR
 );
 CREATE TABLE IF NOT EXISTS lead_status (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
     note VARCHAR, changed_at TIMESTAMP NOT NULL
 );
+-- Warehouses made before these columns existed.
+ALTER TABLE buyers ADD COLUMN IF NOT EXISTS max_buyers INTEGER;
+ALTER TABLE buyers ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS tier VARCHAR;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS category VARCHAR;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS trade_group VARCHAR;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS score INTEGER;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS via VARCHAR;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS sold_on DATE;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS tier VARCHAR;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS category VARCHAR;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS trade_group VARCHAR;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS via VARCHAR;
+ALTER TABLE sales ADD COLUMN IF NOT EXISTS note VARCHAR;
 """
 
 
