@@ -120,7 +120,7 @@ def classify_sql(permit_type="permit_type", work_class="work_class", description
     builder = _m(parties, words(*PRODUCTION_BUILDERS))
     commercial = f"({_m(typ, COMMERCIAL_TYPE)} OR {_m(txt, COMMERCIAL_TEXT)})"
 
-    discard = [f"WHEN {builder} THEN 'production_builder'"]
+    discard = []
     for reason in ("sign", "temporary_power"):
         discard.append(f"WHEN {_m(typ, DISCARD_TYPE[reason])} OR {_m(txt, DISCARD_TEXT[reason])} THEN '{reason}'")
     # A demolition is a non-lead unless it is part of a bigger project.
@@ -145,7 +145,13 @@ def classify_sql(permit_type="permit_type", work_class="work_class", description
 
     flags = (f"concat_ws('|', CASE WHEN {commercial} THEN 'commercial' END, "
              f"CASE WHEN {_m(txt, SOLAR)} THEN 'solar_pv' END)")
-    return {"category": category, "discard_reason": discard_reason, "class_flags": f"nullif({flags}, '')"}
+    return {"category": category, "discard_reason": discard_reason, "class_flags": f"nullif({flags}, '')",
+            "builder": builder}
+
+
+def discard_sql(sql: dict[str, str], discard_reason: str = "discard_reason", builder: str = "builder") -> str:
+    """A volume builder is a non-lead whatever the work; otherwise the text/type reason."""
+    return f"CASE WHEN {builder} THEN 'production_builder' ELSE {discard_reason} END"
 
 
 def classify(description: str | None, permit_type: str | None = None, work_class: str | None = None,
@@ -154,7 +160,7 @@ def classify(description: str | None, permit_type: str | None = None, work_class
     sql = classify_sql("$1", "$2", "$3", "coalesce($4, '')")
     with duckdb.connect() as con:
         cat, reason, flags = con.execute(
-            f"SELECT {sql['category']}, {sql['discard_reason']}, {sql['class_flags']}",
-            [permit_type, work_class, description, parties],
+            f"SELECT {sql['category']}, {discard_sql(sql, sql['discard_reason'], sql['builder'])}, "
+            f"{sql['class_flags']}", [permit_type, work_class, description, parties],
         ).fetchone()
     return Classification(cat, reason, flags)

@@ -15,9 +15,10 @@ _BLANK_MARKERS = "('', 'N/A', 'NA', 'NONE', 'NULL', '-', '--', 'TBD', 'UNKNOWN')
 
 
 def _clean(col: str) -> str:
-    """Trim, drop control characters, collapse whitespace; NULL when empty."""
-    return (f"nullif(trim(regexp_replace(regexp_replace(coalesce({col}, ''), "
-            f"'[\\x00-\\x08\\x0B-\\x1F\\x7F]', '', 'g'), '\\s+', ' ', 'g')), '')")
+    """Control characters and runs of white space become one space; trimmed; NULL when empty.
+    (The regexp_matches guard skips the costly replace for the usual clean value.)"""
+    return (f"nullif(trim(CASE WHEN regexp_matches({col}, '[\\x00-\\x1F\\x7F]|\\s\\s') "
+            f"THEN regexp_replace({col}, '[\\x00-\\x1F\\x7F\\s]+', ' ', 'g') ELSE {col} END), '')")
 
 
 def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str, ...]],
@@ -25,37 +26,41 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
     """Type the rows staged in temp tables `stg` and `bad` (sources.stage) into temp tables
     `norm_permits` and `norm_quarantine`. `date_formats` maps city -> strptime formats."""
     install_macros(con)
-    # try_strptime takes a constant format list, so apply each city's list with its own CASE arm.
+    # try_strptime takes a constant format list: one CASE arm per distinct list of formats.
+    by_formats: dict[tuple[str, ...], list[str]] = {}
+    for city, formats in date_formats.items():
+        by_formats.setdefault(tuple(formats), []).append(city)
+
     def parse_date(col: str) -> str:
         arms = " ".join(
-            f"WHEN s.city = '{c}' THEN try_strptime(trim({col}), [{', '.join(repr(x) for x in f)}])::DATE"
-            for c, f in date_formats.items()
-        )
+            f"WHEN city IN ({', '.join(repr(c) for c in cities)}) "
+            f"THEN try_strptime({col}, [{', '.join(repr(x) for x in formats)}])::DATE"
+            for formats, cities in by_formats.items())
         return f"CASE {arms} END"
 
+    text_fields = ("permit_num", "permit_type", "work_class", "description", "issued_date", "applied_date",
+                   "original_address", "original_zip", "est_project_cost", "applicant_name",
+                   "contractor_name", "owner_name", "status")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE typed AS
-        SELECT s.city, s.source_file, s.source_line::BIGINT AS source_line, s.source_row,
-            {_clean('s.permit_num')} AS permit_num,
-            {_clean('s.permit_type')} AS permit_type,
-            {_clean('s.work_class')} AS work_class,
-            left({_clean('s.description')}, {MAX_DESCRIPTION}) AS description,
-            length(coalesce(s.description, '')) > {MAX_DESCRIPTION} AS description_truncated,
-            {_clean('s.issued_date')} AS issued_raw,
-            {parse_date('s.issued_date')} AS issued_date,
-            {parse_date('s.applied_date')} AS applied_date,
-            {_clean('s.original_address')} AS original_address,
-            {_clean('s.original_zip')} AS original_zip,
-            {_clean('s.est_project_cost')} AS cost_raw,
-            CASE WHEN upper({_clean('s.est_project_cost')}) IS NULL
-                   OR upper({_clean('s.est_project_cost')}) IN {_BLANK_MARKERS} THEN NULL
-                 ELSE TRY_CAST(regexp_replace(s.est_project_cost, '[$,\\s]', '', 'g') AS DECIMAL(14, 2))
+        WITH c AS (
+            SELECT rowid AS rid, city, source_file, source_line::BIGINT AS source_line,
+                length(coalesce(description, '')) > {MAX_DESCRIPTION} AS description_truncated,
+                {", ".join(f"{_clean(f)} AS {f}" for f in text_fields)}
+            FROM stg
+        )
+        SELECT rid, city, source_file, source_line, permit_num, permit_type, work_class,
+            left(description, {MAX_DESCRIPTION}) AS description, description_truncated,
+            issued_date AS issued_raw,
+            {parse_date('issued_date')} AS issued_date,
+            {parse_date('applied_date')} AS applied_date,
+            original_address, original_zip,
+            est_project_cost AS cost_raw,
+            CASE WHEN est_project_cost IS NULL OR upper(est_project_cost) IN {_BLANK_MARKERS} THEN NULL
+                 ELSE TRY_CAST(regexp_replace(est_project_cost, '[$, ]', '', 'g') AS DECIMAL(14, 2))
             END AS est_project_cost,
-            {_clean('s.applicant_name')} AS applicant_name,
-            {_clean('s.contractor_name')} AS contractor_name,
-            {_clean('s.owner_name')} AS owner_name,
-            {_clean('s.status')} AS status
-        FROM stg s
+            applicant_name, contractor_name, owner_name, status
+        FROM c
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE checked AS
@@ -74,6 +79,7 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
         FROM typed
     """)
     # The same permit in several rows or files is one permit: the latest file wins.
+    # (The wide source_row text is joined back only at the end, by the staging rowid.)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ranked AS
         SELECT *, row_number() OVER (PARTITION BY city, permit_num
@@ -84,24 +90,22 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE norm_permits AS
-        SELECT city, permit_day, permit_num, permit_type, work_class, description, description_truncated,
-               issued_date, applied_date, original_address, original_zip, est_project_cost,
-               applicant_name, contractor_name, owner_name, status,
-               street_key(original_address) AS address_key,
-               source_file, source_line, source_row
-        FROM ranked WHERE rn = 1
-        ORDER BY city, permit_day, permit_num
+        SELECT r.city, r.permit_day, r.permit_num, r.permit_type, r.work_class, r.description,
+               r.description_truncated, r.issued_date, r.applied_date, r.original_address, r.original_zip,
+               r.est_project_cost, r.applicant_name, r.contractor_name, r.owner_name, r.status,
+               street_key(r.original_address) AS address_key,
+               r.source_file, r.source_line, stg.source_row
+        FROM ranked r JOIN stg ON stg.rowid = r.rid WHERE rn = 1
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE norm_quarantine AS
-        SELECT city, CASE WHEN reason LIKE 'date outside the partitions:%' THEN NULL ELSE permit_day END AS permit_day,
-               source_file, source_line, permit_num, reason, source_row
-        FROM checked WHERE reason IS NOT NULL
+        SELECT c.city, CASE WHEN reason LIKE 'date outside the partitions:%' THEN NULL ELSE c.permit_day END AS permit_day,
+               c.source_file, c.source_line, c.permit_num, reason, stg.source_row
+        FROM checked c JOIN stg ON stg.rowid = c.rid WHERE reason IS NOT NULL
         UNION ALL
-        SELECT city, permit_day, source_file, source_line, permit_num,
-               'duplicate: permit ' || permit_num || ' also at ' || kept || ' (kept)', source_row
-        FROM ranked WHERE rn > 1
+        SELECT r.city, r.permit_day, r.source_file, r.source_line, r.permit_num,
+               'duplicate: permit ' || r.permit_num || ' also at ' || kept || ' (kept)', stg.source_row
+        FROM ranked r JOIN stg ON stg.rowid = r.rid WHERE rn > 1
         UNION ALL
         SELECT city, NULL::DATE, source_file, source_line::BIGINT, NULL, reason, source_row FROM bad
-        ORDER BY city, source_file, source_line
     """)

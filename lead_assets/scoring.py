@@ -13,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from lead_assets.classify import classify_sql
+from lead_assets.classify import classify_sql, discard_sql
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import GROUP_OF, TIER_SQL
@@ -39,9 +39,11 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
             retry_only: bool = False) -> None:
     """Temp table `candidates`: enriched permits with classification and the rules score."""
     register_partitions(con, partitions)
-    con.execute("CREATE OR REPLACE TEMP TABLE city_names (city VARCHAR, city_key VARCHAR)")
-    con.executemany("INSERT INTO city_names VALUES (?, city_key(?))",
-                    [(c.key, c.name) for c in settings.cities.values()])
+    names = pd.DataFrame([(c.key, c.name) for c in settings.cities.values()], columns=["city", "name"])
+    con.register("_city_frame", names)
+    con.execute("CREATE OR REPLACE TEMP TABLE city_names AS "
+                "SELECT city::VARCHAR AS city, city_key(name::VARCHAR) AS city_key FROM _city_frame")
+    con.unregister("_city_frame")
     today = settings.today()
     cls = classify_sql(parties="parties")
     retry_filter = ("AND (r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY')"
@@ -49,7 +51,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lead_inputs AS
+        CREATE OR REPLACE TEMP TABLE lead_base AS
         WITH prop AS (
             SELECT * FROM property_records WHERE address_key IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY city_key, address_key
@@ -72,17 +74,28 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
             WHERE true {retry_filter}
             ORDER BY r.city, r.permit_day, r.permit_num
             {limit_sql}
-        ), prior AS (
-            SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier
-            FROM base LEFT JOIN scored_leads old ON old.city = base.city AND old.permit_id = base.permit_id
         )
-        SELECT *, {cls['category']} AS category, {cls['discard_reason']} AS discard_reason,
-            {cls['class_flags']} AS class_flags,
+        SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier,
+            concat_ws(chr(31), coalesce(base.permit_type, ''), coalesce(base.work_class, ''),
+                      coalesce(base.description, '')) AS class_key
+        FROM base LEFT JOIN scored_leads old ON old.city = base.city AND old.permit_id = base.permit_id
+    """)
+    # Classify each distinct (type, work class, text) once: feeds repeat them a lot.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lead_classes AS
+        SELECT class_key, {cls['category']} AS category, {cls['discard_reason']} AS text_discard,
+            {cls['class_flags']} AS class_flags
+        FROM (SELECT DISTINCT ON (class_key) class_key, permit_type, work_class, description FROM lead_base)
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lead_inputs AS
+        SELECT * EXCLUDE (class_key, text_discard),
+            {discard_sql(cls, 'text_discard', cls['builder'])} AS discard_reason,
             regexp_matches(coalesce(contractor_name, ''), '{HOMEOWNER_MARKER}', 'i')
               OR (contractor_name IS NULL AND applicant_name IS NOT NULL AND owner_name IS NOT NULL
                   AND list_has_any({words.format('applicant_name')}, {words.format('owner_name')}))
               AS homeowner_pulled
-        FROM prior
+        FROM lead_base JOIN lead_classes USING (class_key)
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE candidates AS
