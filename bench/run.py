@@ -145,7 +145,7 @@ def main() -> None:
             summary = RunSummary()
             load_properties(defs, instance, summary)
             score_partitions(defs, settings, instance, list(settings.cities), END - timedelta(days=DAYS - 1), END)
-            refresh_exports(defs, settings, instance, keys=None, summary=summary)
+            refresh_exports(defs, settings, instance, summary=summary)
         t_dag, _ = timed(through_dagster)
         # one run per partition, as a default multi-run backfill would do (sampled on 10 partitions)
         sample = parts[:10]

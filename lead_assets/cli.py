@@ -46,6 +46,8 @@ def _score(settings: Settings, cities: list[str], since: date, until: date, *, l
         summary.checks_failed += part.checks_failed
         for k, v in part.metadata.items():
             summary.metadata.setdefault(k, []).extend(v)
+        for k, n in part.materialized.items():
+            summary.materialized[k] = summary.materialized.get(k, 0) + n
         refresh_exports(defs, settings, instance, summary=summary)
         bar.update(1)
     return {"summary": summary}
@@ -56,12 +58,12 @@ def _print_summary(settings: Settings, summary, started: float, *, exports_dir: 
     exports_dir = exports_dir or settings.exports_dir
     raw = summary.metadata.get("raw_permits", [])
     scored = summary.metadata.get("scored_leads", [])
-    files = summary.total("lead_exports", "files_rewritten")
+    files = summary.materialized.get("lead_exports", 0)
     with connect(settings.warehouse_path) as con:
         groups = con.execute("""SELECT trade_group, count(*) FROM scored_leads
                                 WHERE NOT discarded AND tier <> 'RETRY' GROUP BY 1 ORDER BY 2 DESC""").fetchall()
-    print(f"permits in      {sum(m.get('source_rows', 0) for m in raw):>7,}  "
-          f"({sum(m.get('rows', 0) for m in raw):,} loaded, {sum(m.get('quarantined', 0) for m in raw):,} quarantined)")
+    loaded, quarantined = sum(m.get("rows", 0) for m in raw), sum(m.get("quarantined", 0) for m in raw)
+    print(f"permits in      {loaded + quarantined:>7,}  ({loaded:,} loaded, {quarantined:,} quarantined)")
     print(f"leads scored    {sum(m.get('rows', 0) for m in scored):>7,}  "
           + "  ".join(f"{t} {sum(m.get(k, 0) for m in scored):,}" for t, k in
                       [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from lead_assets.exports import stale_buyer_files
 from lead_assets.settings import PROJECT_ROOT, Settings
 from lead_assets.taxonomy import export_keys
 
@@ -46,12 +45,15 @@ def days_between(since: date, until: date) -> list[date]:
 class RunSummary:
     runs: list[str] = field(default_factory=list)
     metadata: dict[str, list[dict]] = field(default_factory=dict)   # asset -> metadata of each run
+    materialized: dict[str, int] = field(default_factory=dict)      # asset -> partitions materialized
     checks_failed: list[str] = field(default_factory=list)
 
     def add(self, result: dg.ExecuteInProcessResult) -> None:
         self.runs.append(result.run_id)
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
+            asset = mat.asset_key.to_user_string()
+            self.materialized[asset] = self.materialized.get(asset, 0) + 1
             md = {k: v.value for k, v in mat.metadata.items()}
             if md not in self.metadata.setdefault(mat.asset_key.to_user_string(), []):
                 self.metadata[mat.asset_key.to_user_string()].append(md)
@@ -88,18 +90,13 @@ def score_partitions(defs: dg.Definitions, settings: Settings, instance, cities:
 
 def refresh_exports(defs: dg.Definitions, settings: Settings, instance, keys: list[str] | None = None,
                     summary: RunSummary | None = None) -> RunSummary:
-    """Materialize the export partitions whose files are out of date (or `keys`), plus both queues."""
+    """One run over the buyer files (all, or the span covering `keys`) plus both queues.
+    Only files whose bytes change are rewritten and recorded as materialized."""
     summary = summary or RunSummary()
-    keys = stale_buyer_files(settings) if keys is None else keys
-    queues = ["needs_review", "retry_queue"]
-    blocks = contiguous_blocks(keys, export_keys()) if keys else []
-    if not blocks:
-        summary.add(_execute(defs, "export_job", instance, selection=queues))
-    for i, block in enumerate(blocks):
-        tags = {RANGE_START: block[0], RANGE_END: block[-1], "leads/command": "export"}
-        summary.add(_execute(defs, "export_job", instance, tags=tags,
-                             selection=["lead_exports", *(queues if i == 0 else [])]))
-    summary.metadata.setdefault("exports_refreshed", []).append({"keys": len(keys)})
+    order = export_keys()
+    span = sorted(order.index(k) for k in keys) if keys else [0, len(order) - 1]
+    tags = {RANGE_START: order[span[0]], RANGE_END: order[span[-1]], "leads/command": "export"}
+    summary.add(_execute(defs, "export_job", instance, tags=tags))
     return summary
 
 
@@ -262,16 +259,18 @@ def export_in_flight(instance) -> bool:
 
 def stale_queue_files(settings: Settings) -> list[str]:
     """needs_review / retry_queue, when their file differs from what the warehouse says."""
-    from lead_assets.exports import render_retry_file, render_review_file
+    import tempfile
+    from dataclasses import replace
+
+    from lead_assets.exports import write_queue_file
     from lead_assets.taxonomy import RETRY_FILE, REVIEW_FILE
-    from lead_assets.warehouse import connect
     out = []
-    with connect(settings.warehouse_path) as con:
-        for asset, render, name in (("needs_review", render_review_file, REVIEW_FILE),
-                                    ("retry_queue", render_retry_file, RETRY_FILE)):
-            data, _ = render(con, settings)
+    with tempfile.TemporaryDirectory(prefix="leads-queue-check-") as scratch:
+        probe = replace(settings, exports_dir=Path(scratch))   # render into scratch, compare
+        for asset, which, name in (("needs_review", "review", REVIEW_FILE), ("retry_queue", "retry", RETRY_FILE)):
+            write_queue_file(probe, which)
             try:
-                if (settings.exports_dir / name).read_bytes() == data:
+                if (settings.exports_dir / name).read_bytes() == (Path(scratch) / name).read_bytes():
                     continue
             except FileNotFoundError:
                 pass

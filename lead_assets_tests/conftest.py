@@ -67,3 +67,36 @@ def build_all(settings: Settings):
 def built(project):
     build_all(project)
     return project
+
+
+def turn_into_pool_permit(settings: Settings, city: str, day: date, permit_id: str) -> None:
+    """Edit a landing file the way a feed correction would: the permit becomes a pool job."""
+    import csv
+    import io
+    landing = next(p for p in (settings.landing_dir / city).glob("*.csv") if day.isoformat() in p.name)
+    lines = landing.read_text().splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if line.startswith(permit_id + ","))
+    fields = next(csv.reader([lines[i]]))
+    fields[1], fields[3] = "Residential Pool", "New in-ground gunite swimming pool"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    lines[i] = buf.getvalue()
+    landing.write_text("".join(lines))
+
+
+def a_roof_lead(settings: Settings, city: str, day: date) -> tuple[str, str]:
+    """(permit_id, export key) of a roof lead that is in a buyer file."""
+    from lead_assets.warehouse import connect
+    with connect(settings.warehouse_path) as con:
+        return con.execute(f"""
+            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
+            WHERE city = '{city}' AND permit_day = DATE '{day}' AND category = 'roof'
+              AND NOT needs_review AND NOT discarded AND tier IN ('A', 'B', 'C')
+            ORDER BY permit_id LIMIT 1""").fetchone()
+
+
+def export_key_of(settings: Settings, city: str, permit_id: str) -> str:
+    from lead_assets.warehouse import connect
+    with connect(settings.warehouse_path) as con:
+        return con.execute("""SELECT trade_group || '/' || category || '/tier_' || lower(tier)
+                              FROM scored_leads WHERE city = ? AND permit_id = ?""", [city, permit_id]).fetchone()[0]

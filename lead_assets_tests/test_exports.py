@@ -15,7 +15,7 @@ from lead_assets.ingest import ingest
 from lead_assets.scoring import score
 from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
 from lead_assets.warehouse import connect
-from lead_assets_tests.conftest import TODAY, all_partitions
+from lead_assets_tests.conftest import TODAY, a_roof_lead, all_partitions, export_key_of, turn_into_pool_permit
 
 
 def _read(path) -> list[dict]:
@@ -119,28 +119,12 @@ def test_a_rescore_rewrites_only_the_files_whose_rows_changed(built):
     score(built, [("plano", plano_day)])
     assert stale_buyer_files(built) == []
     # A permit's text changes at the source: only the files its lead leaves and joins change.
-    with connect(built.warehouse_path) as con:
-        permit_id, old_key = con.execute(f"""
-            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
-            WHERE city = 'plano' AND permit_day = DATE '{plano_day}' AND category = 'roof'
-              AND NOT needs_review AND NOT discarded AND tier IN ('A', 'B', 'C') LIMIT 1""").fetchone()
-    landing = next(p for p in (built.landing_dir / "plano").glob("*.csv") if plano_day.isoformat() in p.name)
-    lines = landing.read_text().splitlines(keepends=True)
-    i = next(n for n, line in enumerate(lines) if line.startswith(permit_id + ","))
-    fields = next(csv.reader([lines[i]]))
-    fields[3] = "New in-ground gunite swimming pool"
-    fields[1] = "Residential Pool"
-    import io
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(fields)
-    lines[i] = buf.getvalue()
-    landing.write_text("".join(lines))
+    permit_id, old_key = a_roof_lead(built, "plano", plano_day)
+    turn_into_pool_permit(built, "plano", plano_day, permit_id)
     ingest(built, [("plano", plano_day)])
     score(built, [("plano", plano_day)])
     stale = stale_buyer_files(built)
-    with connect(built.warehouse_path) as con:
-        new_key = con.execute(f"""SELECT trade_group || '/' || category || '/tier_' || lower(tier)
-                                  FROM scored_leads WHERE city = 'plano' AND permit_id = '{permit_id}'""").fetchone()[0]
+    new_key = export_key_of(built, "plano", permit_id)
     assert new_key.startswith("luxury_outdoor/pool/")
     assert set(stale) == {old_key, new_key}
     report = write_buyer_files(built, stale)

@@ -10,7 +10,7 @@ from lead_assets.definitions import build_defs
 from lead_assets.runs import load_properties, refresh_exports, RunSummary, score_partitions
 from lead_assets.taxonomy import export_keys
 from lead_assets.warehouse import connect
-from lead_assets_tests.conftest import DEMO_DAYS, TODAY
+from lead_assets_tests.conftest import DEMO_DAYS, TODAY, a_roof_lead, export_key_of, turn_into_pool_permit
 
 
 @pytest.fixture
@@ -63,11 +63,25 @@ def test_rescore_of_one_city_day_touches_only_its_partition_and_changed_files(pr
     first, last = TODAY - timedelta(days=DEMO_DAYS), TODAY - timedelta(days=1)
     score_partitions(defs, project, instance, list(project.cities), first, last)
     refresh_exports(defs, project, instance)
-    before = len(_materialized_partitions(instance, "lead_exports"))
+    before_count = len(_materialized_partitions(instance, "lead_exports"))
 
     # Same inputs: the rescore changes no export file, so no export partition is materialized.
     score_partitions(defs, project, instance, ["allen"], last, last)
     refresh_exports(defs, project, instance)
-    assert len(_materialized_partitions(instance, "lead_exports")) == before
+    assert len(_materialized_partitions(instance, "lead_exports")) == before_count
     assert _materialized_partitions(instance, "scored_leads").count(f"allen|{last}") == 2
     assert _materialized_partitions(instance, "scored_leads").count(f"plano|{last}") == 1
+
+    # A corrected source row moves one lead from a roof file to a pool file: exactly those two
+    # export partitions are materialized again; the other files keep bytes and mtime.
+    permit_id, old_key = a_roof_lead(project, "allen", last)
+    turn_into_pool_permit(project, "allen", last, permit_id)
+    files = {k: project.exports_dir / f"{k}.csv" for k in export_keys()}
+    before = {k: (p.read_bytes(), p.stat().st_mtime_ns) for k, p in files.items()}
+    score_partitions(defs, project, instance, ["allen"], last, last)
+    refresh_exports(defs, project, instance)
+    new_key = export_key_of(project, "allen", permit_id)
+    exports = _materialized_partitions(instance, "lead_exports")
+    assert len(exports) == before_count + 2 and set(exports[:2]) == {old_key, new_key}
+    changed = {k for k, p in files.items() if (p.read_bytes(), p.stat().st_mtime_ns) != before[k]}
+    assert changed == {old_key, new_key}
