@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 
 from lead_assets.settings import PROPERTY_FIELDS, Settings
-from lead_assets.sources import _parse_csv, decode
+from lead_assets.sources import parse_csv, decode
 from lead_assets.warehouse import connect, transaction
 
 
@@ -25,7 +25,7 @@ def load_property_records(settings: Settings) -> AppraisalReport:
     files = sorted(p for p in settings.appraisal_dir.glob(settings.appraisal.files) if p.is_file())
     for path in files:
         text, _ = decode(path.read_bytes())
-        header, rows, _, _ = _parse_csv(text)
+        header, rows, _, _ = parse_csv(text)
         missing = [cols[f] for f in ("prop_id", "situs_address", "situs_city") if cols[f] not in header]
         if missing:
             raise ValueError(f"{path.name}: missing required column {', '.join(map(repr, missing))} "

@@ -46,7 +46,8 @@ def _unique_header(header: list[str]) -> list[str]:
     return out
 
 
-def _parse_csv(text: str) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
+def parse_csv(text: str) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
+    """(header, rows, line number of each row, bad rows as (line, row JSON, reason))."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _unique_header(next(reader, []))
     width = len(header)
@@ -61,6 +62,7 @@ def _parse_csv(text: str) -> tuple[list[str], list[list[str]], list[int], list[t
 
 
 def _parse_json(text: str) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
+    """A JSON array or JSON Lines; the 'line' of a record is its position (1-based)."""
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -69,7 +71,7 @@ def _parse_json(text: str) -> tuple[list[str], list[list[str]], list[int], list[
             raise SourceFileError(f"not valid JSON ({exc})") from None
     else:  # JSON Lines
         items = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for line in text.splitlines():
             if line.strip():
                 try:
                     items.append(json.loads(line))
@@ -149,7 +151,7 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         if recoded:
             read.recoded_files.append(name)
         try:
-            header, rows, lines, bad = (_parse_json if city.format == "json" else _parse_csv)(text)
+            header, rows, lines, bad = (_parse_json if city.format == "json" else parse_csv)(text)
         except SourceFileError as exc:
             error = f"unreadable file: {name}: {exc}"
             read.file_errors.append(error)
