@@ -31,7 +31,11 @@ def _dagster_event(settings: Settings) -> None:
     try:
         from lead_assets.defs.assets.sales import report_sales_event
         from lead_assets.runs import project_instance
-        report_sales_event(project_instance(), settings)
+        instance = project_instance()
+        try:
+            report_sales_event(instance, settings)
+        finally:
+            instance.dispose()
     except Exception as exc:  # noqa: BLE001 - never fail a recorded change over the UI
         print(f"leads: warning: could not report the sales figures to Dagster ({exc})", file=sys.stderr)
 
@@ -152,7 +156,7 @@ def _print_plan(plan, settings: Settings, dry_run: bool) -> None:
     head = "would deliver" if dry_run else "delivered"
     print(f"{b.name}: {head} {len(plan.leads)} lead(s) in {len(plan.files)} file(s) -> exports/{rel}/")
     for key, n in plan.per_file().items():
-        print(f"  {key}.csv  {n:>5}")
+        print(f"  {key + '.csv':<44}{n:>6}")
     if plan.held_elsewhere:
         print(f"  ({plan.held_elsewhere} matching lead(s) left out: held by other buyers)")
     sale = "would be sold" if dry_run else "sold"
@@ -193,6 +197,8 @@ def cmd_archive(args, settings: Settings) -> int:
         print(f"{f.key}.csv -> {f.buyer}: {f.recorded} lead(s) delivered{extra}{sold}")
     if args.dry_run:
         print(f"dry run: would move {len(plan.files)} file(s) to {root}/; nothing written or recorded")
+    elif not plan.recorded:
+        print("nothing new to archive: the buyers already had every lead in these files")
     else:
         print(f"archived {len(plan.files)} file(s) to {root}/<buyer>/; {plan.deliveries} deliveries recorded; "
               "the buyer files are rewritten without them")

@@ -37,7 +37,7 @@ import pandas as pd
 from lead_assets.exports import render_csv, write_atomic, write_buyer_files, write_queue_file
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES
-from lead_assets.taxonomy import CATEGORIES, EXPORT_COLUMNS, GROUP_OF, TIERS, TRADE_GROUPS, export_key, export_keys
+from lead_assets.taxonomy import CATEGORIES, EXPORT_COLUMNS, TIERS, TRADE_GROUPS, export_key, export_keys
 from lead_assets.warehouse import connect, transaction
 
 DELIVERED_DIR = "_delivered"
@@ -55,7 +55,9 @@ class SalesError(ConfigError):
 
 def parse_money(value, *, what: str = "price", allow_zero: bool = False) -> Decimal:
     """'25', '25.00', '$25.00', Decimal('25') or 25 -> Decimal('25.00'). Never a float."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool):
+        raise SalesError(f"{what} must be text or a Decimal, not {value!r}")
+    if isinstance(value, float):
         raise SalesError(f"{what} must be text or a Decimal, not the float {value!r} (write '25.00')")
     if isinstance(value, int):
         amount = Decimal(value)
@@ -326,6 +328,11 @@ class LeadRef:
         return f"{self.permit_id} ({self.city})"
 
     @property
+    def export_key(self) -> str:
+        """The main buyer file this lead belongs in (when it is a lead at all)."""
+        return f"{self.trade_group}/{self.category}/tier_{self.tier.lower()}"
+
+    @property
     def in_review(self) -> bool:
         return self.needs_review and not self.discarded and self.tier != "RETRY" and self.decision is None
 
@@ -398,11 +405,11 @@ def sharing_problem(holders: set[str], buyer: Buyer, buyers: dict[str, Buyer]) -
     others = sorted(h for h in holders if h != buyer.name)
     if not others:
         return None
-    if buyer.exclusive:
-        return f"it already went to {', '.join(others)} and {buyer.name} buys exclusive leads"
     exclusive = [h for h in others if h not in buyers or buyers[h].exclusive]
     if exclusive:
         return f"it went exclusively to {exclusive[0]}"
+    if buyer.exclusive:
+        return f"it already went to {', '.join(others)} and {buyer.name} buys exclusive leads"
     cap = min([buyer.max_buyers] + [buyers[h].max_buyers for h in others])
     if len(others) + 1 > cap:
         return f"it is already shared with {len(others)} buyer(s) ({', '.join(others)}); the limit is {cap}"
@@ -426,9 +433,14 @@ def sharing_violations(con) -> list[tuple]:
     return con.execute(SHARING_VIOLATIONS_SQL).fetchall()
 
 
-def refresh_files(settings: Settings) -> None:
-    """The main buyer files and the review queue, after a change (unchanged files keep their bytes)."""
-    write_buyer_files(settings)
+def refresh_files(settings: Settings, keys=None) -> None:
+    """Bring the main buyer files (all, or the export keys a change touched) and the review
+    queue up to date after a change; unchanged files keep their bytes."""
+    if keys is not None:
+        valid = set(export_keys())
+        keys = sorted({k for k in keys if k in valid})
+    if keys is None or keys:
+        write_buyer_files(settings, keys)
     write_queue_file(settings, "review")
 
 
@@ -454,7 +466,7 @@ def review(settings: Settings, permit_id: str, decision: str, *, city: str | Non
         con.execute("""INSERT INTO lead_reviews (city, permit_id, decision, note, decided_at)
                        VALUES (?, ?, ?, ?, now()::TIMESTAMP)""", [lead.city, lead.permit_id, decision, note])
     if refresh:
-        refresh_files(settings)
+        refresh_files(settings, [lead.export_key])
     return lead
 
 
@@ -485,7 +497,7 @@ def set_status(settings: Settings, permit_id: str, status: str, *, city: str | N
         con.execute("""INSERT INTO lead_status (city, permit_id, status, note, changed_at)
                        VALUES (?, ?, ?, ?, now()::TIMESTAMP)""", [lead.city, lead.permit_id, status, note])
     if refresh:
-        refresh_files(settings)
+        refresh_files(settings, [lead.export_key])
     return lead
 
 
@@ -495,17 +507,18 @@ def lead_history(settings: Settings, permit_id: str, *, city: str | None = None)
         lead = _resolve(con, settings, permit_id, city)
         key = [lead.city, lead.permit_id]
         events = con.execute("""
-            SELECT decided_at AS at, 'review' AS what, decision AS detail, note FROM lead_reviews
-                WHERE city = ? AND permit_id = ?
-            UNION ALL
-            SELECT delivered_at, 'delivered', buyer || coalesce(' -> ' || file, ''), NULL FROM deliveries
-                WHERE city = ? AND permit_id = ?
-            UNION ALL
-            SELECT sold_at, 'sold', buyer || ' for $' || price::VARCHAR, note FROM sales
-                WHERE city = ? AND permit_id = ?
-            UNION ALL
-            SELECT changed_at, 'status', status, note FROM lead_status WHERE city = ? AND permit_id = ?
-            ORDER BY 1""", key * 4).fetchall()
+            SELECT event_at, what, detail, note FROM (
+                SELECT decided_at AS event_at, 0 AS rank, 'review' AS what, decision AS detail, note FROM lead_reviews
+                    WHERE city = ? AND permit_id = ?
+                UNION ALL
+                SELECT delivered_at, 1, 'delivered', buyer || coalesce(' -> ' || file, ''), NULL FROM deliveries
+                    WHERE city = ? AND permit_id = ?
+                UNION ALL
+                SELECT sold_at, 2, 'sold', buyer || ' for $' || price::VARCHAR, note FROM sales
+                    WHERE city = ? AND permit_id = ?
+                UNION ALL
+                SELECT changed_at, 3, 'status', status, note FROM lead_status WHERE city = ? AND permit_id = ?
+            ) ORDER BY event_at, rank, detail""", key * 4).fetchall()
     return {"lead": lead, "events": events}
 
 
@@ -551,7 +564,7 @@ def sell(settings: Settings, permit_id: str, buyer: str, price=None, *, city: st
                     [lead.city, lead.permit_id, b.name, str(price), settings.today(), lead.tier, lead.category,
                      lead.trade_group, note])
     if refresh:
-        refresh_files(settings)
+        refresh_files(settings, [lead.export_key])
     return Sale(lead.city, lead.permit_id, b.name, price, lead.tier, lead.category,
                 outside_terms=not b.takes(lead.trade_group, lead.category, lead.tier, lead.city))
 
@@ -611,6 +624,7 @@ class _Package:
             if self.backup is not None and not self.dest.exists():
                 os.rename(self.backup, self.dest)
                 self.backup = None
+            _remove_if_empty(day_dir)
             raise
 
     def commit(self) -> None:
@@ -623,9 +637,14 @@ class _Package:
         shutil.rmtree(self.dest, ignore_errors=True)
         if self.backup is not None:
             os.rename(self.backup, self.dest)
-        day_dir = self.dest.parent
-        if day_dir.exists() and not any(day_dir.iterdir()):
-            day_dir.rmdir()
+        _remove_if_empty(self.dest.parent)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()                      # only succeeds when empty
+    except OSError:
+        pass
 
 
 def _record(con, settings: Settings, rows: pd.DataFrame, *, via: str) -> None:
@@ -767,7 +786,7 @@ def deliver(settings: Settings, buyer: str, *, dry_run: bool = False, limit: int
         package.commit()
         plan.recorded = True
     if refresh:
-        refresh_files(settings)
+        refresh_files(settings, set(plan.leads["export_key"]))
     return plan
 
 
@@ -915,7 +934,7 @@ def archive(settings: Settings, files: list[str] | None = None, *, buyer: str | 
             pkg.commit()
         plan.recorded = True
     if refresh:
-        refresh_files(settings)
+        refresh_files(settings, {f.key for f in plan.files})
     return plan
 
 

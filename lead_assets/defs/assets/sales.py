@@ -60,7 +60,7 @@ def sales_metadata(settings: Settings) -> tuple[dict, list[tuple]]:
 
 def _check(violations: list[tuple]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        check_name="sharing_rules_hold", asset="lead_sales", passed=not violations,
+        check_name="sharing_rules_hold", passed=not violations,
         metadata={"leads_over_limit": len(violations),
                   "examples": dg.MetadataValue.json([f"{p} ({c}): {n} buyers, limit {cap}"
                                                      for c, p, n, cap in violations[:10]])})
