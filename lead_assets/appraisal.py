@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 
+from lead_assets.addresses import install_macros
 from lead_assets.settings import PROPERTY_FIELDS, Settings
 from lead_assets.sources import parse_csv, decode
 from lead_assets.warehouse import connect, transaction
@@ -37,6 +37,7 @@ def load_property_records(settings: Settings) -> AppraisalReport:
         frames.append(out)
     staged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*PROPERTY_FIELDS, "source_file"])
     with connect(settings.warehouse_path) as con, transaction(con):
+        install_macros(con)
         con.register("cad", staged)
         con.execute("DELETE FROM property_records")
         con.execute("""

@@ -13,6 +13,7 @@ from datetime import date
 
 import pandas as pd
 
+from lead_assets.addresses import install_macros
 from lead_assets.classify import classify_sql, discard_sql
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
 from lead_assets.settings import Settings
@@ -38,6 +39,7 @@ def _quote(s: str) -> str:
 def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limit: int | None = None,
             retry_only: bool = False) -> None:
     """Temp table `candidates`: enriched permits with classification and the rules score."""
+    install_macros(con)
     register_partitions(con, partitions)
     names = pd.DataFrame([(c.key, c.name) for c in settings.cities.values()], columns=["city", "name"])
     con.register("_city_frame", names)

@@ -15,7 +15,6 @@ import duckdb
 import pandas as pd
 from filelock import FileLock
 
-from lead_assets.addresses import install_macros
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_permits (
@@ -72,21 +71,10 @@ CREATE TABLE IF NOT EXISTS lead_status (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
     note VARCHAR, changed_at TIMESTAMP NOT NULL
 );
--- Warehouses made before these columns existed.
-ALTER TABLE buyers ADD COLUMN IF NOT EXISTS max_buyers INTEGER;
-ALTER TABLE buyers ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP;
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS tier VARCHAR;
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS category VARCHAR;
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS trade_group VARCHAR;
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS score INTEGER;
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS via VARCHAR;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS sold_on DATE;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS tier VARCHAR;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS category VARCHAR;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS trade_group VARCHAR;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS via VARCHAR;
-ALTER TABLE sales ADD COLUMN IF NOT EXISTS note VARCHAR;
 """
+
+
+_READY: set[Path] = set()
 
 
 class WarehouseBusy(RuntimeError):
@@ -104,10 +92,12 @@ def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyCo
     except TimeoutError:
         raise WarehouseBusy(f"warehouse {path} stayed locked for {timeout:.0f}s") from None
     try:
+        fresh = not path.exists()
         con = duckdb.connect(str(path))
         try:
-            con.execute(SCHEMA)
-            install_macros(con)
+            if fresh or path not in _READY:  # create tables once per file and process
+                con.execute(SCHEMA)
+                _READY.add(path)
             yield con
         finally:
             con.close()
