@@ -7,34 +7,20 @@ same real DuckDB warehouse and export tree.
 from __future__ import annotations
 
 import csv
-import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT, Settings
+from lead_assets.settings import Settings
 from lead_assets.warehouse import connect
+from lead_assets_tests.conftest import write_config
 
 TODAY = date(2026, 11, 28)
 DAYS = 2
 SALES_TABLES = ("buyers", "deliveries", "sales", "lead_reviews", "lead_status")
 ENV = ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER", "LEADS_CONFIG")
-
-
-def write_config(root: Path) -> Path:
-    """The project's leads.toml (cities, appraisal) with [paths] pointed into root."""
-    text = (PROJECT_ROOT / "leads.toml").read_text()
-    text = re.sub(r"\[paths\].*?(?=\n\[partitions\])", (
-        "[paths]\n"
-        f'warehouse = "{root / "warehouse.duckdb"}"\n'
-        f'landing = "{root / "data" / "landing"}"\n'
-        f'appraisal = "{root / "data" / "cad"}"\n'
-        f'exports = "{root / "exports"}"\n'), text, flags=re.S)
-    path = root / "leads.toml"
-    path.write_text(text)
-    return path
 
 
 def partitions(settings: Settings) -> list[tuple[str, date]]:
