@@ -244,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"leads: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a run that failed inside Dagster: show the cause, in one line
+        cause = getattr(exc, "user_exception", None)
+        if isinstance(cause, ConfigError):
+            print(f"leads: error: {cause}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

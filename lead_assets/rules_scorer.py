@@ -37,6 +37,8 @@ HOMEOWNER_MARKER = r"^\s*(home ?owner|owner|self|owner[- /]builder|property owne
 
 
 def _case_map(col: str, mapping: dict[str, object], default: str = "NULL") -> str:
+    if not mapping:
+        return default
     arms = " ".join(f"WHEN '{k}' THEN {v if isinstance(v, int) else repr(v)}" for k, v in mapping.items())
     return f"CASE {col} {arms} ELSE {default} END"
 

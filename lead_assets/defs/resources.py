@@ -16,4 +16,5 @@ class LeadsResource(dg.ConfigurableResource):
 
 def build_resources(settings: Settings) -> dict:
     """Every resource the definitions bind."""
-    return {"leads": LeadsResource(config_path=str(settings.config_path))}
+    from lead_assets.reasoner.resource import ReasonerResource  # LLM scorer settings (env by default)
+    return {"leads": LeadsResource(config_path=str(settings.config_path)), "reasoner": ReasonerResource()}

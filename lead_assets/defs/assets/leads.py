@@ -7,12 +7,18 @@ import dagster as dg
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import to_city_days
 from lead_assets.defs.resources import LeadsResource
+from lead_assets.reasoner.resource import ReasonerResource
 from lead_assets.scoring import score
+from lead_assets.settings import ConfigError
 from lead_assets.warehouse import connect, register_partitions
 
 
+SCORERS = ("rules", "reasoner")
+
+
 class ScoringConfig(dg.Config):
-    """Run config (launchpad or CLI)."""
+    """Run config (launchpad or CLI). The reasoner's model, endpoint and limits are the
+    `reasoner` resource's config (LEADS_* / OPENAI_* environment variables by default)."""
     scorer: str = os.environ.get("LEADS_SCORER", "rules")  # rules | reasoner
     limit: int | None = None          # score at most N permits (the rest keep their scores)
     retry_only: bool = False          # rescore only RETRY rows
@@ -49,13 +55,17 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                               description="A 80-100, B 50-79, C 0-49, RETRY -1; nothing else."),
         ],
     )
-    def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource):
+    def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource,
+                     reasoner: ReasonerResource):
         settings = leads.settings()
         parts = to_city_days(context.partition_keys)
+        if config.scorer not in SCORERS:
+            raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}, not {config.scorer!r}")
         scorer = None
-        if config.scorer != "rules":
-            from lead_assets.reasoner.scorer import build_scorer  # optional path, see README
-            scorer = build_scorer(settings, log=context.log)
+        if config.scorer == "reasoner":
+            # Fails here, before any work, without a key; a 401/403/404 from the model server
+            # stops the run with ReasonerFatalError (naming base URL and model, never the key).
+            scorer = reasoner.build_scorer(settings, log=context.log)
         report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only,
                        fail_permits=config.simulate_failures)
         with connect(settings.warehouse_path) as con:
