@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
+# Playwright drives Debian's /usr/bin/chromium; it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test ui bench install clean browser
+.PHONY: demo test ui bench install clean browser screenshot
 
 $(BIN)/leads: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +30,12 @@ bench: install
 
 # Debian's Chromium for the UI test (Playwright drives it; nothing is downloaded by Playwright).
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium not installed: the browser test will be skipped"
+
+# docs/ui-asset-graph.png: the asset graph of the demo (run `make demo` first), for README_ops.md.
+screenshot: install browser
+	$(BIN)/python -m lead_assets_tests.test_ui_browser --screenshot docs/ui-asset-graph.png
 
 clean:
 	rm -rf $(VENV) warehouse.duckdb warehouse.duckdb.lock data exports/*/ dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

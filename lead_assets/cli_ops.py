@@ -30,7 +30,7 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
     from lead_assets.runs import partition_ranges, retry_rows
     started = time.monotonic()
     if not parts:
-        print("nothing to do    no partition holds RETRY rows" if retry_only else "nothing to do    no partitions selected")
+        print("nothing to do   no partition holds RETRY rows" if retry_only else "nothing to do   no partitions selected")
         return 0
     ranges = partition_ranges(settings, parts)
     before = retry_rows(settings)
@@ -61,7 +61,7 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
     left = {p: n for p, n in after.items() if p in set(parts)}
     print(f"RETRY rows      {sum(left.values()):>7,}  (after; "
           + ("they wait for the next retry)" if left else "none left in these partitions)"))
-    print(f"files written   {summary.total('lead_exports', 'files_rewritten'):>7,}  (unchanged files keep their bytes)")
+    print(f"files written   {summary.materialized.get('lead_exports', 0):>7,}  (unchanged files keep their bytes)")
     if summary.checks_failed:
         print(f"checks failed   {', '.join(sorted(set(summary.checks_failed)))}")
     print(f"took            {time.monotonic() - started:.1f}s in {len(summary.runs)} Dagster runs")

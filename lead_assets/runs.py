@@ -69,7 +69,7 @@ def _execute(defs: dg.Definitions, job: str, instance, *, tags=None, run_config=
              selection=None) -> dg.ExecuteInProcessResult:
     kwargs = {"asset_selection": [dg.AssetKey(a) for a in selection]} if selection else {}
     # The command prints its own short summary; the full log is in the UI.
-    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     return defs.resolve_job_def(job).execute_in_process(
         instance=instance, tags=tags or {}, run_config=config, raise_on_error=True, **kwargs)
 
@@ -111,7 +111,6 @@ PARTITION_TAG = "dagster/partition"
 TRIGGER_TAG = "leads/trigger"        # schedule | retry_sensor | exports_sensor | cli
 SCORER_TAG = "leads/scorer"          # rules | reasoner (dagster.yaml: one reasoner run at a time)
 SCORED = dg.AssetKey("scored_leads")
-QUEUE_ASSETS = ("needs_review", "retry_queue")
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
@@ -237,7 +236,7 @@ def in_flight_partitions(instance, partitions_def, asset_key: dg.AssetKey = SCOR
     for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)):
         if run.asset_selection is not None and asset_key not in run.asset_selection:
             continue
-        if run.asset_selection is None and run.job_name not in ("score_job", "retry_job"):
+        if run.asset_selection is None and run.job_name != "score_job":
             continue
         tags = run.tags
         if tags.get(PARTITION_TAG):
@@ -278,23 +277,15 @@ def stale_queue_files(settings: Settings) -> list[str]:
     return out
 
 
-def export_plan(stale_keys: list[str], stale_queues: list[str], max_runs: int) -> list[tuple[list[str], str | None, str | None]]:
-    """Export runs for the stale files: (asset selection, first key, last key) each.
+def export_plan(stale_keys: list[str], stale_queues: list[str]) -> list[tuple[list[str], str | None, str | None]]:
+    """The export run for the stale files: [(asset selection, first key, last key)], or [].
 
-    One run per block of neighbouring stale buyer files; past `max_runs` blocks, the closest
-    blocks are merged (files in between are re-rendered but keep their bytes: write_atomic
-    leaves identical files alone). The queue files ride along with the first run.
+    One run over the span of the stale buyer files (lead_exports materializes, and rewrites,
+    only the partitions whose bytes change, so the files in between are left alone), with
+    the stale queue files alongside.
     """
     order = export_keys()
-    blocks = contiguous_blocks([k for k in stale_keys if k in order], order) if stale_keys else []
-    while len(blocks) > max(1, max_runs):
-        gaps = [order.index(blocks[i + 1][0]) - order.index(blocks[i][-1]) for i in range(len(blocks) - 1)]
-        i = gaps.index(min(gaps))
-        first, last = order.index(blocks[i][0]), order.index(blocks[i + 1][-1])
-        blocks[i:i + 2] = [order[first:last + 1]]
-    plan: list[tuple[list[str], str | None, str | None]] = []
-    for i, block in enumerate(blocks):
-        plan.append((["lead_exports", *(stale_queues if i == 0 else [])], block[0], block[-1]))
-    if not blocks and stale_queues:
-        plan.append((list(stale_queues), None, None))
-    return plan
+    span = sorted(order.index(k) for k in stale_keys if k in order)
+    if span:
+        return [(["lead_exports", *stale_queues], order[span[0]], order[span[-1]])]
+    return [(list(stale_queues), None, None)] if stale_queues else []

@@ -62,20 +62,29 @@ class AutomationSettings:
     """`[automation]`: the Dagster schedule and sensors (see README_ops.md)."""
     daily_time: str = "05:30"          # local time of the daily run (yesterday's partitions, every city)
     retry_time: str = "06:00"          # local time of the daily retry of RETRY rows
-    autostart: bool = True             # schedule and sensors run as soon as the daemon starts
+    autostart: bool | tuple[str, ...] = True  # on when the daemon starts: all, none, or these names
     scorer: str | None = None          # scorer of scheduled/retry runs (None: LEADS_SCORER or rules)
     exports_check_seconds: int = 30    # how often the exports sensor looks for new scores
     retry_check_seconds: int = 60      # how often the retry sensor looks at the clock
-    max_export_runs: int = 4           # export runs per change, at most (ranges of buyer files)
 
     def __post_init__(self) -> None:
         for name in ("daily_time", "retry_time"):
             self.clock(name)
+        if not isinstance(self.autostart, bool):
+            names = tuple(self.autostart) if isinstance(self.autostart, (list, tuple)) else None
+            known = ("daily_schedule", "retry_sensor", "exports_sensor")
+            if names is None or any(n not in known for n in names):
+                raise ConfigError(f"[automation] autostart must be true, false or a list of {', '.join(known)}")
+            object.__setattr__(self, "autostart", names)
         if self.scorer not in (None, "rules", "reasoner"):
             raise ConfigError(f"[automation] scorer must be rules or reasoner, not {self.scorer!r}")
-        for name in ("exports_check_seconds", "retry_check_seconds", "max_export_runs"):
+        for name in ("exports_check_seconds", "retry_check_seconds"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"[automation] {name} must be a positive whole number")
+
+    def starts(self, name: str) -> bool:
+        """Is the schedule / sensor `name` on when the daemon starts?"""
+        return self.autostart if isinstance(self.autostart, bool) else name in self.autostart
 
     def clock(self, name: str) -> tuple[int, int]:
         """(hour, minute) of daily_time / retry_time ("HH:MM", 24-hour)."""

@@ -15,6 +15,17 @@ DEMO_DAYS = 3
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def no_stale_defs_state_storage():
+    """Dagster 1.13: `with DagsterInstance...` sets a context variable (the defs-state storage)
+    that __exit__ never resets; once that instance is collected, the next definitions load
+    in the process fails ("undefined DagsterInstance weakref"). Start every test without it."""
+    from dagster._core.storage.defs_state.base import _current_storage
+    token = _current_storage.set(None)
+    yield
+    _current_storage.reset(token)
+
+
 def write_config(root: Path, extra: str = "", start_date: str = "2026-10-01") -> Path:
     """The project's leads.toml with its paths pointed into `root` (and optional extra entries)."""
     text = (PROJECT_ROOT / "leads.toml").read_text()

@@ -3,12 +3,13 @@
 * ``daily_schedule`` (``[automation] daily_time``, default 05:30 in ``partitions.timezone``):
   scores yesterday's city x day partitions of every configured city in one run (a range).
 * ``retry_sensor`` (``[automation] retry_time``, default 06:00, the seed's daily retry): once
-  per day, requests ``retry_job`` runs for exactly the partitions that hold RETRY rows; only
-  those rows go to the scorer. Run keys (day + range) and a look at the queued/running runs
-  keep a partition from being requested twice while a run for it is in flight.
-* ``exports_sensor``: when scored_leads gets a new materialization, requests ``export_job``
-  runs for exactly the buyer files (and queue files) whose bytes no longer match the
-  warehouse; it holds the exports while a blocking check of scored_leads is failing.
+  per day, requests scored_leads runs (retry_only) for exactly the partitions that hold RETRY
+  rows; only those rows go to the scorer. Run keys (day + range) and a look at the queued and
+  running runs keep a partition from being requested twice while a run for it is in flight.
+* ``exports_sensor``: when scored_leads gets a new materialization, requests one
+  ``export_job`` run over the buyer files (and queue files) whose bytes no longer match the
+  warehouse; lead_exports rewrites and materializes only the partitions whose bytes change,
+  so unaffected files are not touched. Held while a blocking check of scored_leads fails.
 
 Everything reads leads.toml, so a new city is a new partition row with no code change.
 """
@@ -34,17 +35,6 @@ from lead_assets.warehouse import WarehouseBusy, connect
 # (a daemon tick must stay well under Dagster's 60 s sensor timeout).
 SENSOR_LOCK_TIMEOUT = 20.0
 
-retry_job = dg.define_asset_job(
-    "retry_job", selection=dg.AssetSelection.assets("scored_leads"),
-    config={"ops": {"scored_leads": {"config": {"retry_only": True}}}},
-    description="Rescore only the RETRY rows of the selected city x day partitions (the raw permits "
-                "stay as loaded). Launch a backfill of it over the failed partitions from the UI.",
-)
-
-# Kept for older imports; the definitions use build_automation(settings).
-schedules: list = []
-sensors: list = []
-
 
 def local_now(settings: Settings) -> datetime:
     """Now in the project's zone. LEADS_TODAY (tests, replays) pins the date, the clock gives the time."""
@@ -61,18 +51,22 @@ def retry_slot(settings: Settings, now: datetime) -> datetime:
     return slot if slot <= now else slot - timedelta(days=1)
 
 
-def _status(settings: Settings) -> dg.DefaultScheduleStatus:
-    return dg.DefaultScheduleStatus.RUNNING if settings.automation.autostart else dg.DefaultScheduleStatus.STOPPED
+def _status(settings: Settings, name: str) -> dg.DefaultScheduleStatus:
+    return dg.DefaultScheduleStatus.RUNNING if settings.automation.starts(name) else dg.DefaultScheduleStatus.STOPPED
 
 
-def _sensor_status(settings: Settings) -> dg.DefaultSensorStatus:
-    return dg.DefaultSensorStatus.RUNNING if settings.automation.autostart else dg.DefaultSensorStatus.STOPPED
+def _sensor_status(settings: Settings, name: str) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if settings.automation.starts(name) else dg.DefaultSensorStatus.STOPPED
 
 
-def _score_request(start: str, end: str, *, run_key: str, tags: dict, run_config: dict) -> dg.RunRequest:
+def _score_request(start: str, end: str, *, run_key: str, tags: dict, run_config: dict,
+                   asset_selection=None) -> dg.RunRequest:
+    """A score_job run for one partition or a range (a range run carries only the range tags)."""
     if start == end:  # one partition: a plain partitioned run
-        return dg.RunRequest(run_key=run_key, partition_key=start, tags=tags, run_config=run_config)
-    return dg.RunRequest(run_key=run_key, tags={**tags, **range_tags(start, end)}, run_config=run_config)
+        return dg.RunRequest(run_key=run_key, partition_key=start, tags=tags, run_config=run_config,
+                             asset_selection=asset_selection)
+    return dg.RunRequest(run_key=run_key, tags={**tags, **range_tags(start, end)}, run_config=run_config,
+                         asset_selection=asset_selection)
 
 
 # ---------------------------------------------------------------- daily schedule
@@ -94,7 +88,7 @@ def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
 
     @dg.schedule(
         name="daily_schedule", job=score_job, cron_schedule=f"{minute} {hour} * * *",
-        execution_timezone=settings.timezone, default_status=_status(settings),
+        execution_timezone=settings.timezone, default_status=_status(settings, "daily_schedule"),
         description=f"Every day at {settings.automation.daily_time} ({settings.timezone}): load and score "
                     "yesterday's partitions of every configured city (one run); the exports sensor "
                     "then rewrites the buyer files that changed.",
@@ -130,17 +124,18 @@ def retry_evaluation(settings: Settings, instance, cursor: str | None, now: date
     tags = {TRIGGER_TAG: "retry_sensor", SCORER_TAG: scorer, "leads/retry_slot": slot.isoformat()}
     run_config = {"ops": {"scored_leads": {"config": {"scorer": scorer, "retry_only": True}}}}
     requests = [_score_request(start, end, run_key=f"retry|{slot:%Y-%m-%d}|{start}..{end}", tags=tags,
-                               run_config=run_config)
+                               run_config=run_config, asset_selection=[SCORED])
                 for start, end in partition_ranges(settings, todo)]
     return dg.SensorResult(run_requests=requests, cursor=new_cursor)
 
 
 def build_retry_sensor(settings: Settings, partitions_def) -> dg.SensorDefinition:
     @dg.sensor(
-        name="retry_sensor", job=retry_job, default_status=_sensor_status(settings),
+        name="retry_sensor", job=score_job, default_status=_sensor_status(settings, "retry_sensor"),
         minimum_interval_seconds=settings.automation.retry_check_seconds,
         description=f"Every day at {settings.automation.retry_time} ({settings.timezone}): rescore the RETRY "
-                    "rows of exactly the partitions that hold them (one run per range of partitions).",
+                    "rows (only those) of exactly the partitions that hold them; scored_leads only, one run "
+                    "per range of partitions.",
     )
     def retry_sensor(context: dg.SensorEvaluationContext):
         return retry_evaluation(settings, context.instance, context.cursor, local_now(settings), partitions_def)
@@ -192,13 +187,13 @@ def exports_evaluation(settings: Settings, instance, cursor: str | None) -> dg.S
     except WarehouseBusy:
         return dg.SkipReason("the warehouse is busy; trying again at the next tick")
     new_cursor = json.dumps({"after": storage_id})
-    plan = export_plan(stale, queues, settings.automation.max_export_runs)
+    plan = export_plan(stale, queues)
     if not plan:
         return dg.SensorResult(skip_reason=dg.SkipReason("every export file already matches the warehouse"),
                                cursor=new_cursor)
     requests = []
     for selection, first, last in plan:
-        tags = {TRIGGER_TAG: "exports_sensor"}
+        tags = {TRIGGER_TAG: "exports_sensor", "leads/stale_files": str(len(stale))}
         if first is not None and first != last:
             tags.update(range_tags(first, last))
         requests.append(dg.RunRequest(
@@ -210,7 +205,7 @@ def exports_evaluation(settings: Settings, instance, cursor: str | None) -> dg.S
 
 def build_exports_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
-        name="exports_sensor", job=export_job, default_status=_sensor_status(settings),
+        name="exports_sensor", job=export_job, default_status=_sensor_status(settings, "exports_sensor"),
         minimum_interval_seconds=settings.automation.exports_check_seconds,
         description="When scored_leads changes, rewrite exactly the buyer files (and queue files) that no "
                     "longer match the warehouse. Held while a blocking check of scored_leads fails.",

@@ -10,7 +10,7 @@ from lead_assets.ingest import ingest
 from lead_assets.warehouse import connect, register_partitions
 
 
-@dg.asset(group_name="sources", kinds={"duckdb"},
+@dg.asset(group_name="sources", kinds={"duckdb"}, pool="warehouse",
           description="Appraisal-district records: owner, mailing address, market value, homestead.")
 def property_records(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
     settings = leads.settings()

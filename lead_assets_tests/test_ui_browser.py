@@ -1,0 +1,352 @@
+"""The Dagster UI in a real browser (Debian's headless Chromium, driven by Playwright).
+
+`dagster dev` (webserver + daemon) runs on loopback with a temporary DAGSTER_HOME, leads.toml
+and warehouse. In the browser the test opens the asset graph and sees every asset, launches
+a materialization of one city x day partition, waits for the run to succeed and for the
+exports sensor to bring the export files on disk up to date, then backfills the partitions
+that hold RETRY rows from the UI (scored_leads' page, retry_only config) and checks that
+nothing else was materialized.
+Screenshots go to test-artifacts/.
+
+Also `python -m lead_assets_tests.test_ui_browser --screenshot docs/ui-asset-graph.png`
+(`make screenshot`): the asset graph of the demo (`make demo`), for the README.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lead_assets.settings import PROJECT_ROOT, Settings
+from lead_assets_tests.test_automation import no_stale_defs_state_storage  # noqa: F401  (autouse fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+DAGSTER = Path(sys.executable).with_name("dagster")
+WAIT = 300.0          # seconds: generous upper bounds for a loaded CI machine, never asserted on
+
+
+# ---------------------------------------------------------------- dagster dev and the browser
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _default_signals() -> None:
+    # A background job may inherit SIGINT/SIGTERM ignored; dagster dev needs them to shut down.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@contextmanager
+def dagster_dev(home: Path, config: Path, workdir: Path, extra_env: dict | None = None):
+    """`dagster dev` on a free loopback port; yields its base URL. Torn down with its process group."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_", "DAGSTER_"))}
+    env.update({"DAGSTER_HOME": str(home), "LEADS_CONFIG": str(config), "PYTHONUNBUFFERED": "1",
+                **(extra_env or {})})
+    log_path = workdir / "dagster-dev.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(DAGSTER), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_signals)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"dagster dev exited ({proc.returncode}):\n{log_path.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dagster dev did not answer:\n{log_path.read_text()[-4000:]}")
+            time.sleep(1)
+        yield url
+    finally:
+        for sig, wait in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:                                   # children that outlived dagster dev
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def chromium_page(width: int = 1600, height: int = 1000, failure_shot: Path | None = None):
+    """A page of Debian's Chromium (Playwright never downloads a browser here)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            # Dagster's one-time "join the community" dialog (it would cover the page).
+            page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
+            try:
+                yield page
+            except BaseException:
+                if failure_shot:       # what the page showed when the test failed
+                    page.screenshot(path=str(failure_shot))
+                raise
+        finally:
+            browser.close()
+
+
+def dismiss_popups(page) -> None:
+    """Dagster's one-time community dialog, should it show anyway."""
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count() and skip.first.is_visible():
+        skip.first.click()
+
+
+def open_asset_graph(page, url: str, probe: str = "scored_leads") -> None:
+    """The global asset graph with every group expanded (groups start collapsed)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+    page.goto(f"{url}/asset-groups")
+    expect(page.get_by_text("Global asset lineage")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    dismiss_popups(page)
+    node = page.get_by_text(probe, exact=True).first
+    for _ in range(10):
+        if node.is_visible():
+            return
+        page.mouse.click(1000, 800)          # focus the graph (its background), then
+        page.keyboard.press("Alt+e")         # ⌥E: "Expand all groups"
+        try:
+            node.wait_for(state="visible", timeout=5_000)
+        except PlaywrightTimeout:
+            dismiss_popups(page)
+    raise AssertionError(f"the asset graph did not expand to show {probe}")
+
+
+def pick_menu_item(page, text: str) -> None:
+    items = page.get_by_role("menuitem")
+    for i in range(items.count()):
+        if items.nth(i).inner_text().split("\n")[0].strip() == text:
+            items.nth(i).click()
+            return
+    raise AssertionError(f"no menu item {text!r}")
+
+
+def launch_partitions(page, url: str, path: str, cities: list[str], day: str, button: str,
+                      config: str | None = None) -> None:
+    """<a job or asset page> -> Materialize -> pick cities and a day (-> config) -> launch."""
+    from playwright.sync_api import expect
+    page.goto(f"{url}{path}")
+    page.wait_for_load_state("networkidle")
+    dismiss_popups(page)
+    page.get_by_role("button", name="Materialize").first.click()
+    confirm = page.get_by_role("button", name="Confirm")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Partition selection")).to_be_visible()
+    if confirm.count() and confirm.first.is_visible():                # "upstream not materialized"
+        confirm.first.click()
+    dialog.get_by_text("Select a partition or create one").first.click()
+    for city in cities:
+        pick_menu_item(page, city)
+    page.keyboard.press("Escape")
+    dates = dialog.get_by_placeholder("ex: ", exact=False)
+    dates.fill(day)
+    dates.press("Enter")
+    n = len(cities)
+    expect(dialog.get_by_text(f"{n} partition{'s' if n > 1 else ''}", exact=True)).to_be_visible()
+    if config:
+        dialog.get_by_text("Config", exact=True).click()
+        dialog.get_by_role("button", name="Add config").click()
+        page.get_by_role("dialog").last.locator(".CodeMirror").first.click()
+        page.keyboard.type(config)               # one line: the editor's auto-indent stays out of it
+        page.get_by_role("button", name="Save config").click()
+        expect(dialog.get_by_text("Config saved")).to_be_visible()
+    launch = dialog.get_by_role("button", name=button)
+    expect(launch).to_be_enabled()
+    launch.click()
+    expect(page.get_by_text("Partition selection")).to_have_count(0)   # the dialog closed
+
+
+def wait_for(what: str, check, timeout: float = WAIT, interval: float = 2.0):
+    """Poll `check()` until it returns something truthy (an upper bound, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- the end-to-end test
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                  "(make browser / apt-get install -y chromium)")
+def test_the_ui_in_a_real_browser(tmp_path, monkeypatch):
+    from playwright.sync_api import expect
+
+    from lead_assets.definitions import build_defs
+    from lead_assets.demo_data import generate_demo
+    from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
+    from lead_assets.runs import RunSummary, failed_partitions, load_properties, score_partitions
+    from lead_assets.taxonomy import RETRY_FILE, export_keys
+    from lead_assets.warehouse import connect
+    from lead_assets_tests.test_automation import (
+        D1, D2, END, TODAY, fail, new_dagster_home, open_instance, write_config,
+    )
+
+    # A temporary project: D1 loaded and scored through Dagster, D2 landed but not loaded,
+    # two partitions with RETRY rows, files up to date. Only the exports sensor starts by itself.
+    root, home = tmp_path / "project", new_dagster_home(tmp_path / "dagster_home")
+    config = write_config(root, automation_cfg={"autostart": ["exports_sensor"], "exports_check_seconds": 5})
+    generate_demo(root / "data", END, days=2)
+    for var in ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LEADS_CONFIG", str(config))
+    monkeypatch.setenv("LEADS_TODAY", str(TODAY))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    settings = Settings.load(config)
+    cities = list(settings.cities)
+    with open_instance(home) as instance:
+        defs = build_defs(settings)
+        load_properties(defs, instance, RunSummary())
+        score_partitions(defs, settings, instance, cities, D1, D1)
+    fail(settings, "frisco", D1, 2)
+    fail(settings, "allen", D1, 1)
+    write_buyer_files(settings)
+    write_queue_file(settings, "review")
+    write_queue_file(settings, "retry")
+    assert stale_buyer_files(settings) == [] and failed_partitions(settings) == [("frisco", D1), ("allen", D1)]
+    before = {k: file_path(settings, k).read_bytes() for k in export_keys()}
+    assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with dagster_dev(home, config, tmp_path, {"LEADS_TODAY": str(TODAY)}) as url, \
+            chromium_page(failure_shot=ARTIFACTS / "ui-failure.png") as page, \
+            open_instance(home) as instance:
+        # 1. The asset graph shows every asset.
+        open_asset_graph(page, url)
+        for asset in assets:
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
+
+        # 2. Materialize one partition (plano, D2) from the UI; the run succeeds.
+        launch_partitions(page, url, "/locations/lead_assets/jobs/score_job", ["plano"], str(D2), "Launch 1 run")
+
+        def score_run():
+            runs = [r for r in instance.get_runs(dg.RunsFilter(job_name="score_job"))
+                    if r.tags.get("dagster/partition") == f"plano|{D2}"]
+            if runs and runs[0].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+                raise AssertionError(f"run {runs[0].run_id} {runs[0].status}")
+            return runs[0] if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS else None
+
+        run = wait_for("the UI's run to succeed", score_run)
+        page.goto(f"{url}/runs/{run.run_id}")
+        expect(page.get_by_text("Success").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "ui-run-success.png"))
+
+        # ... and the export files follow on disk (the exports sensor, no clicking).
+        with connect(settings.warehouse_path) as con:
+            plano_d2 = {r[0] for r in con.execute(
+                "SELECT permit_id FROM scored_leads WHERE city = 'plano' AND permit_day = ?", [D2]).fetchall()}
+        assert plano_d2
+
+        def files_followed():
+            changed = {k for k in export_keys() if file_path(settings, k).read_bytes() != before[k]}
+            return changed if changed and not stale_buyer_files(settings) else None
+
+        changed = wait_for("the export files to change", files_followed)
+        for key in changed:   # every rewritten file gained plano's new leads; the others kept their bytes
+            text = file_path(settings, key).read_text()
+            assert any(p in text for p in plano_d2), key
+        exports = instance.get_runs(dg.RunsFilter(job_name="export_job"))
+        assert exports and all(r.tags.get("leads/trigger") == "exports_sensor" for r in exports)
+
+        # 3. Backfill the failed-score partitions from the UI: scored_leads' page, retry_only config.
+        marker = instance.fetch_materializations(dg.AssetKey("scored_leads"), limit=1).records[0].storage_id
+        launch_partitions(page, url, "/assets/scored_leads", ["frisco", "allen"], str(D1), "Launch backfill",
+                          config="ops: {scored_leads: {config: {retry_only: true}}}")
+        backfill = wait_for("the backfill", lambda: instance.get_backfills())[0]
+
+        def backfill_done():
+            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+            if any(r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED) for r in runs):
+                raise AssertionError("a backfill run failed")
+            done = runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+            return runs if done and not failed_partitions(settings) else None
+
+        runs = wait_for("the backfill's runs", backfill_done)
+        assert all(r.run_config["ops"]["scored_leads"]["config"]["retry_only"] is True for r in runs)
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("scored_leads"), after_storage_id=marker), limit=1000).records
+        assert sorted(r.partition_key for r in records) == sorted([f"frisco|{D1}", f"allen|{D1}"]), \
+            "the backfill materialized exactly the failed partitions"
+        retry_csv = settings.exports_dir / RETRY_FILE
+        wait_for("the retry queue file to empty", lambda: retry_csv.read_text().count("\n") == 1)
+        page.goto(f"{url}/runs/b/{backfill.backfill_id}")
+        expect(page.get_by_text("scored_leads").first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(ARTIFACTS / "ui-backfill.png"))
+
+
+# ---------------------------------------------------------------- the README's screenshot
+
+def screenshot_demo(out: Path, dagster_home: Path) -> None:
+    """The asset graph of the project's demo, from a copy of its Dagster instance (nothing runs)."""
+    from lead_assets_tests.test_automation import new_dagster_home
+    with tempfile.TemporaryDirectory(prefix="leads-screenshot-") as tmp:
+        tmp = Path(tmp)
+        home = new_dagster_home(tmp / "dagster_home")
+        for part in ("storage", "history", "schedules"):
+            if (dagster_home / part).exists():
+                shutil.copytree(dagster_home / part, home / part)
+        project = Settings.load()
+        text = (PROJECT_ROOT / "leads.toml").read_text()
+        for key, path in (("warehouse", project.warehouse_path), ("landing", project.landing_dir),
+                          ("appraisal", project.appraisal_dir), ("exports", project.exports_dir)):
+            text = text.replace(next(line for line in text.splitlines() if line.startswith(f"{key} = ")),
+                                f'{key} = "{path}"', 1)
+        text = text.replace("autostart = true", "autostart = false")
+        (tmp / "leads.toml").write_text(text)
+        with dagster_dev(home, tmp / "leads.toml", tmp) as url, chromium_page(1500, 900) as page:
+            open_asset_graph(page, url)
+            page.get_by_text("lead_exports", exact=True).first.wait_for()
+            page.wait_for_timeout(2000)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--screenshot", type=Path, default=PROJECT_ROOT / "docs" / "ui-asset-graph.png")
+    parser.add_argument("--dagster-home", type=Path, default=PROJECT_ROOT / "dagster_home")
+    args = parser.parse_args()
+    screenshot_demo(args.screenshot, args.dagster_home)
