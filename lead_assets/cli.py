@@ -9,6 +9,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from lead_assets.runs import days_between
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import CATEGORIES, TIERS
 
@@ -53,18 +54,22 @@ def _score(settings: Settings, cities: list[str], since: date, until: date, *, l
     return {"summary": summary}
 
 
-def _print_summary(settings: Settings, summary, started: float, *, exports_dir: Path | None = None) -> None:
-    from lead_assets.warehouse import connect
+def _print_summary(settings: Settings, summary, started: float, parts: list[tuple[str, date]], *,
+                   exports_dir: Path | None = None) -> None:
+    from lead_assets.warehouse import connect, register_partitions
     exports_dir = exports_dir or settings.exports_dir
-    raw = summary.metadata.get("raw_permits", [])
-    scored = summary.metadata.get("scored_leads", [])
+    scored = summary.metadata.get("scored_leads", [])   # one per partition, with its own counts
     files = summary.materialized.get("lead_exports", 0)
     with connect(settings.warehouse_path) as con:
-        groups = con.execute("""SELECT trade_group, count(*) FROM scored_leads
+        register_partitions(con, parts)
+        groups = con.execute("""SELECT trade_group, count(*) FROM scored_leads JOIN parts USING (city, permit_day)
                                 WHERE NOT discarded AND tier <> 'RETRY' GROUP BY 1 ORDER BY 2 DESC""").fetchall()
-    loaded, quarantined = sum(m.get("rows", 0) for m in raw), sum(m.get("quarantined", 0) for m in raw)
+        loaded = con.execute("SELECT count(*) FROM raw_permits JOIN parts USING (city, permit_day)").fetchone()[0]
+        quarantined = con.execute("""SELECT count(*) FROM quarantine q WHERE (q.city, q.permit_day) IN
+                                     (SELECT city, permit_day FROM parts) OR (q.permit_day IS NULL AND
+                                     q.city IN (SELECT city FROM parts))""").fetchone()[0]
     print(f"permits in      {loaded + quarantined:>7,}  ({loaded:,} loaded, {quarantined:,} quarantined)")
-    print(f"leads scored    {sum(m.get('rows', 0) for m in scored):>7,}  "
+    print(f"leads scored    {sum(m.get('run_rows_scored', 0) for m in scored):>7,}  "
           + "  ".join(f"{t} {sum(m.get(k, 0) for m in scored):,}" for t, k in
                       [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])
           + f"  | discarded {sum(m.get('discarded', 0) for m in scored):,}"
@@ -94,7 +99,8 @@ def cmd_demo(args, settings: Settings) -> int:
     print(f"demo data       {counts['permit_rows']:,} permit rows in {counts['files']} files, "
           f"{counts['property_rows']:,} properties, {counts['start_date']} .. {end}  -> {root}")
     result = _score(settings, list(settings.cities), counts["start_date"], end, label="demo")
-    _print_summary(settings, result["summary"], started)
+    _print_summary(settings, result["summary"], started,
+                   [(c, d) for c in settings.cities for d in days_between(counts["start_date"], end)])
     return 0
 
 
@@ -135,7 +141,7 @@ def cmd_score(args, settings: Settings) -> int:
     if args.dry_run:
         return _dry_run(settings, cities, since, until, args.limit, scorer, retry_only, started)
     result = _score(settings, cities, since, until, limit=args.limit, scorer=scorer, retry_only=retry_only)
-    _print_summary(settings, result["summary"], started)
+    _print_summary(settings, result["summary"], started, [(c, d) for c in cities for d in days_between(since, until)])
     return 0
 
 

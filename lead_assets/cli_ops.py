@@ -56,7 +56,7 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
     scored = summary.metadata.get("scored_leads", [])
     tiers = "  ".join(f"{t} {sum(int(m.get(k, 0) or 0) for m in scored):,}"
                       for t, k in [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])
-    print(f"rescored        {sum(int(m.get('rows', 0) or 0) for m in scored):>7,}  {tiers}  "
+    print(f"rescored        {sum(int(m.get('run_rows_scored', 0) or 0) for m in scored):>7,}  {tiers}  "
           f"(scorer {effective_scorer(settings, scorer)}{', RETRY rows only' if retry_only else ''})")
     left = {p: n for p, n in after.items() if p in set(parts)}
     print(f"RETRY rows      {sum(left.values()):>7,}  (after; "

@@ -54,9 +54,7 @@ class RunSummary:
             mat = event.step_materialization_data.materialization
             asset = mat.asset_key.to_user_string()
             self.materialized[asset] = self.materialized.get(asset, 0) + 1
-            md = {k: v.value for k, v in mat.metadata.items()}
-            if md not in self.metadata.setdefault(mat.asset_key.to_user_string(), []):
-                self.metadata[mat.asset_key.to_user_string()].append(md)
+            self.metadata.setdefault(asset, []).append({k: v.value for k, v in mat.metadata.items()})
         for event in result.get_asset_check_evaluations():
             if not event.passed:
                 self.checks_failed.append(f"{event.asset_key.to_user_string()}:{event.check_name}")

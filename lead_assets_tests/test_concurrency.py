@@ -18,7 +18,7 @@ import dagster as dg
 
 from lead_assets.warehouse import connect
 from lead_assets_tests.test_automation import (  # noqa: F401  (fixtures: bases, full, no_stale_...)
-    D1, D2, bases, fail, failed_partitions, full, materialized, no_stale_defs_state_storage,
+    D1, D2, bases, fail, failed_partitions, full, materialized,
 )
 
 DAGSTER = Path(sys.executable).with_name("dagster")

@@ -30,7 +30,6 @@ import dagster as dg
 import pytest
 
 from lead_assets.settings import PROJECT_ROOT, Settings
-from lead_assets_tests.test_automation import no_stale_defs_state_storage  # noqa: F401  (autouse fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from lead_assets.defs.metadata import partition_label, preview
-from lead_assets.defs.partitions import to_city_days
+from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
 from lead_assets.scoring import score
@@ -24,6 +24,15 @@ class ScoringConfig(dg.Config):
     retry_only: bool = False          # rescore only RETRY rows
     simulate_failures: list[str] = [] # test hook: these permit ids come out as RETRY rows
 
+
+PARTITION_COUNTS_SQL = """
+    SELECT p.city, p.permit_day, count(s.permit_id) AS rows,
+        count(*) FILTER (WHERE s.tier = 'A') AS tier_a, count(*) FILTER (WHERE s.tier = 'B') AS tier_b,
+        count(*) FILTER (WHERE s.tier = 'C') AS tier_c, count(*) FILTER (WHERE s.tier = 'RETRY') AS retry,
+        count(*) FILTER (WHERE s.discarded) AS discarded, count(*) FILTER (WHERE s.needs_review) AS needs_review
+    FROM parts p LEFT JOIN scored_leads s USING (city, permit_day)
+    GROUP BY ALL ORDER BY p.city, p.permit_day
+"""
 
 CHECK_SQL = {
     # Every raw permit of the partitions appears exactly once in scored_leads.
@@ -46,7 +55,7 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
     @dg.asset(
         name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
         deps=["raw_permits", dg.AssetDep("property_records", partition_mapping=dg.AllPartitionMapping())],
-        backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse",
+        backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
         description="Every permit classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
         check_specs=[
             dg.AssetCheckSpec("every_permit_scored_once", asset="scored_leads", blocking=True,
@@ -71,28 +80,32 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         with connect(settings.warehouse_path) as con:
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
-            sample = con.execute("""SELECT city, permit_id, category, score, tier, left(reasoning, 80) AS reasoning
+            counts = con.execute(PARTITION_COUNTS_SQL).df()
+            sample = con.execute("""SELECT city, permit_day, permit_id, category, score, tier,
+                                           left(reasoning, 80) AS reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
                                     ORDER BY score DESC LIMIT 5""").df()
+        # One materialization per partition with that partition's own counts, so the UI plots
+        # per partition even when a backfill runs a whole range in one run. The run's scorer
+        # figures (calls, tokens, cost) go on its first partition only, so they add up.
+        run_figures = {k: v for k, v in report.extra.items() if isinstance(v, (int, float, str))}
+        for i, row in enumerate(counts.to_dict("records")):
+            metadata = {k: int(row[k]) for k in ("rows", "tier_a", "tier_b", "tier_c", "retry",
+                                                 "discarded", "needs_review")}
+            metadata["scorer"] = config.scorer
+            if i == 0:
+                metadata.update(run_figures)
+                metadata["run_partitions"] = partition_label(context.partition_keys)
+                metadata["run_rows_scored"] = report.scored
+                metadata["preview"] = preview(sample)
+            yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata,
+                                          partition=partition_key(row["city"], row["permit_day"].date()))
         partial = config.limit is not None or config.retry_only
-        metadata = {
-            "partitions": partition_label(context.partition_keys),
-            "scorer": config.scorer,
-            "rows": report.scored,
-            "tier_a": report.per_tier.get("A", 0), "tier_b": report.per_tier.get("B", 0),
-            "tier_c": report.per_tier.get("C", 0), "retry": report.per_tier.get("RETRY", 0),
-            "discarded": report.discarded, "needs_review": report.needs_review,
-            "per_trade_group": dg.MetadataValue.json(report.per_group),
-            "preview": preview(sample),
-            **{k: v for k, v in report.extra.items() if isinstance(v, (int, float, str))},
-        }
-        yield dg.MaterializeResult(metadata=metadata, check_results=[
-            dg.AssetCheckResult(
+        for name, n in failures.items():
+            yield dg.AssetCheckResult(
                 check_name=name, passed=n == 0, metadata={"bad_rows": n},
                 # With --limit / retry-only the rest of a partition is left as it was: warn, don't block.
                 severity=dg.AssetCheckSeverity.WARN if partial and name == "every_permit_scored_once"
                 else dg.AssetCheckSeverity.ERROR)
-            for name, n in failures.items()
-        ])
 
     return scored_leads
