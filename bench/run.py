@@ -68,8 +68,8 @@ def build_data(root: Path) -> tuple[Path, int]:
                      .replace("plano/", f"city{n:02d}/").replace("[cities.plano.columns]", f"[cities.city{n:02d}.columns]")
                      for n in range(1, CITIES + 1))
     config = root / "leads.toml"
-    config.write_text(head + f'[paths]\nwarehouse = "warehouse.duckdb"\nlanding = "landing"\nappraisal = "cad"\n'
-                      f'exports = "exports"\n\n[partitions]\nstart_date = "2026-10-01"\ntimezone = "America/Chicago"\n\n'
+    config.write_text(head + '[paths]\nwarehouse = "warehouse.duckdb"\nlanding = "landing"\nappraisal = "cad"\n'
+                      'exports = "exports"\n\n[partitions]\nstart_date = "2026-10-01"\ntimezone = "America/Chicago"\n\n'
                       + base.split("[freshness_days]")[1].split("# ---- cities")[0].join(["[freshness_days]", ""])
                       + cities + tail)
     return config, total

@@ -40,7 +40,7 @@ def install_macros(con) -> None:
     keys = ", ".join(_sql_str(k) for k in words)
     vals = ", ".join(_sql_str(v) for v in words.values())
     con.execute(f"SET VARIABLE usps_words = map([{keys}], [{vals}])")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP MACRO street_key(s) AS nullif(array_to_string(
             list_transform(
                 regexp_split_to_array(trim(regexp_replace(

@@ -6,19 +6,12 @@ partition, then bring the export files up to date.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from lead_assets.cli import _day
 from lead_assets.settings import ConfigError, Settings
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _label(parts: list[tuple[str, date]], limit: int = 6) -> str:

@@ -11,17 +11,10 @@ import argparse
 import json
 import os
 import sys
-from datetime import date
 
+from lead_assets.cli import _day
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _dagster_event(settings: Settings) -> None:

@@ -8,7 +8,6 @@ in process, and the instance's event log says which partitions were materialized
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-from datetime import date
 
 import pandas as pd
 import pytest

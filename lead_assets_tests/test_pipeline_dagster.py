@@ -25,13 +25,18 @@ def _materialized_partitions(instance, asset: str) -> list[str]:
     return [r.partition_key for r in records]
 
 
-def test_whole_graph_materializes_with_metadata_and_passing_checks(project, instance):
+def _build_graph(project, instance):
+    """Properties, every demo partition in one run, then the exports."""
     defs = build_defs(project)
-    summary = RunSummary()
-    load_properties(defs, instance, summary)
+    load_properties(defs, instance, RunSummary())
     first, last = TODAY - timedelta(days=DEMO_DAYS), TODAY - timedelta(days=1)
     score_partitions(defs, project, instance, list(project.cities), first, last)
-    refresh_exports(defs, project, instance, summary=summary)
+    refresh_exports(defs, project, instance)
+    return defs, last
+
+
+def test_whole_graph_materializes_with_metadata_and_passing_checks(project, instance):
+    _build_graph(project, instance)
 
     # One run per contiguous block of cities: all five are one block -> one run, 15 partitions.
     scored = _materialized_partitions(instance, "scored_leads")
@@ -64,12 +69,7 @@ def test_whole_graph_materializes_with_metadata_and_passing_checks(project, inst
 
 
 def test_rescore_of_one_city_day_touches_only_its_partition_and_changed_files(project, instance):
-    defs = build_defs(project)
-    summary = RunSummary()
-    load_properties(defs, instance, summary)
-    first, last = TODAY - timedelta(days=DEMO_DAYS), TODAY - timedelta(days=1)
-    score_partitions(defs, project, instance, list(project.cities), first, last)
-    refresh_exports(defs, project, instance)
+    defs, last = _build_graph(project, instance)
     before_count = len(_materialized_partitions(instance, "lead_exports"))
 
     # Same inputs: the rescore changes no export file, so no export partition is materialized.

@@ -50,8 +50,6 @@ def build_scorer(settings: Settings, log=None, **overrides) -> "ReasonerScorer":
 
 class ReasonerScorer:
     def __init__(self, settings: Settings, cfg: ReasonerSettings, *, log=None) -> None:
-        import openai  # noqa: F401  - fail here, before any work, if the client is missing (and import it once)
-
         self.settings = settings
         self.cfg = cfg
         self.log = log
