@@ -36,7 +36,7 @@ import pandas as pd
 
 from lead_assets.exports import render_csv, write_atomic, write_buyer_files, write_queue_file
 from lead_assets.settings import ConfigError, Settings
-from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES
+from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
 from lead_assets.taxonomy import CATEGORIES, EXPORT_COLUMNS, TIERS, TRADE_GROUPS, export_key, export_keys
 from lead_assets.warehouse import connect, transaction
 
@@ -355,13 +355,8 @@ def _resolve(con, settings: Settings, permit_id: str, city: str | None) -> LeadR
         sql += " AND s.city = ?"
         params.append(settings.city(city).key)
     rows = con.execute(sql + " ORDER BY s.city", params).fetchall()
-    if not rows:
-        where = f" in {settings.city(city).name}" if city else ""
-        raise SalesError(f"unknown permit {permit_id!r}{where}")
-    if len(rows) > 1:
-        raise SalesError(f"permit {permit_id!r} is in several cities ({', '.join(r[0] for r in rows)}); "
-                         "say which with --city")
-    return LeadRef(*rows[0])
+    row = only_match(rows, [r[0] for r in rows], permit_id, city and settings.city(city).name, SalesError)
+    return LeadRef(*row)
 
 
 def _sellable_problem(lead: LeadRef) -> str | None:

@@ -162,13 +162,7 @@ class LeadStore:
     def get(self, permit_id: str, city: str | None = None) -> Lead:
         """One lead by permit id (and city when the id is used in several cities)."""
         found = self.filter(permit_id=permit_id, city=city, include_discarded=True)
-        if not found:
-            where = f" in {city}" if city else ""
-            raise ConfigError(f"unknown permit {permit_id!r}{where}")
-        if len(found) > 1:
-            raise ConfigError(f"permit {permit_id!r} is in several cities ({', '.join(l.city for l in found)}); "
-                              "say which with --city")
-        return found[0]
+        return only_match(found, [lead.city for lead in found], permit_id, city)
 
     def counts(self) -> dict[str, int]:
         """Leads per status (discarded permits left out)."""
@@ -193,3 +187,13 @@ def _py(value):
     if not isinstance(value, (str, bytes, Decimal, date, datetime, bool, int)) and pd.isna(value):
         return None
     return value
+
+
+def only_match(found: list, cities: list[str], permit_id: str, city: str | None, error=ConfigError):
+    """The one lead a permit id (and optional city) names; a clear error for none or several.
+    Permit numbers repeat across cities, so an ambiguous id asks for --city."""
+    if not found:
+        raise error(f"unknown permit {permit_id!r}" + (f" in {city}" if city else ""))
+    if len(found) > 1:
+        raise error(f"permit {permit_id!r} is in several cities ({', '.join(cities)}); say which with --city")
+    return found[0]
