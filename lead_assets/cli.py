@@ -21,6 +21,17 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _count(text: str) -> int:
+    """--limit: a whole number, 0 or more (checked before any work starts)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
+    return n
+
+
 def _progress(total: int, desc: str):
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False,
@@ -190,7 +201,10 @@ def cmd_list(args, settings: Settings) -> int:
     frame = LeadStore(settings).filter(category=args.category, tier=args.tier, status=args.status,
                                        city=args.city, limit=args.limit, as_frame=True)
     if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from lead_assets.exports import neutralize
+        # Opened in a spreadsheet like an export file: the same formula neutralization.
+        neutralize(frame, [c for c in frame.columns if frame[c].dtype == object]).to_csv(
+            sys.stdout, index=False)
     elif args.format == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
     else:
@@ -220,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cities", nargs="+", metavar="CITY", help="default: every configured city")
     p.add_argument("--since", type=_day, help="first day (default: yesterday)")
     p.add_argument("--until", type=_day, help="last day (default: --since)")
-    p.add_argument("--limit", type=int, help="score at most N permits")
+    p.add_argument("--limit", type=_count, help="score at most N permits")
     p.add_argument("--reasoner", action="store_true", help="score with the OpenAI model instead of the rules")
     p.add_argument("--dry-run", action="store_true", help="write CSVs to a scratch folder; change nothing")
     p.add_argument("--retry-only", metavar="RETRY_CSV", help="rescore only the RETRY rows of that file's partitions")
@@ -231,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", choices=[*TIERS, "RETRY"], type=str.upper)
     p.add_argument("--status", help="new, delivered, sold, contacted, converted, dead")
     p.add_argument("--city")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_count, default=50)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_list)
 

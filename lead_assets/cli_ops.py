@@ -47,8 +47,9 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
     refresh_exports(defs, settings, instance, summary=summary)
     after = retry_rows(settings)
     scored = summary.metadata.get("scored_leads", [])
-    tiers = "  ".join(f"{t} {sum(int(m.get(k, 0) or 0) for m in scored):,}"
-                      for t, k in [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])
+    # The tiers of the rows this command rescored (run_* figures), not of the whole partitions.
+    tiers = "  ".join(f"{t} {sum(int(m.get(f'run_{t.lower()}', 0) or 0) for m in scored):,}"
+                      for t in ("A", "B", "C", "RETRY"))
     print(f"rescored        {sum(int(m.get('run_rows_scored', 0) or 0) for m in scored):>7,}  {tiers}  "
           f"(scorer {effective_scorer(settings, scorer)}{', RETRY rows only' if retry_only else ''})")
     left = {p: n for p, n in after.items() if p in set(parts)}

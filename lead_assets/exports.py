@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,10 +85,12 @@ def query_rows(con, settings: Settings, where: str) -> pd.DataFrame:
     return con.execute(f"{_query_sql(where)} {ORDER}").df()
 
 
-def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
+def neutralize(frame: pd.DataFrame, columns=TEXT_COLUMNS) -> pd.DataFrame:
     """Prefix a quote to text cells a spreadsheet would run as a formula (not plain numbers)."""
     out = frame.copy()
-    for col in TEXT_COLUMNS:
+    for col in columns:
+        if col not in out.columns:
+            continue
         text = out[col].astype("string")
         risky = text.str.contains(_FORMULA_START, regex=True, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
@@ -176,7 +179,7 @@ def write_buyer_files(settings: Settings, keys: list[str] | None = None) -> Expo
     """Render every (or the given) buyer file; replace only the files whose bytes changed."""
     keys = export_keys() if keys is None else keys
     report = ExportReport()
-    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=_staging_prefix()) as scratch:
         _stage_buyer_files(settings, keys, Path(scratch))
         for key in keys:
             staged = Path(scratch) / f"{key}.csv"
@@ -190,7 +193,7 @@ def stale_buyer_files(settings: Settings) -> list[str]:
     """Export keys whose file on disk differs from what the warehouse says it should hold."""
     keys = export_keys()
     stale = []
-    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=_staging_prefix()) as scratch:
         _stage_buyer_files(settings, keys, Path(scratch))
         for key in keys:
             try:
@@ -205,7 +208,7 @@ def stale_buyer_files(settings: Settings) -> list[str]:
 def write_queue_file(settings: Settings, which: str) -> tuple[int, bool]:
     """Write flagged/needs_review.csv ('review') or pending_retry/retry_queue.csv ('retry')."""
     where, name = (REVIEW_WHERE, REVIEW_FILE) if which == "review" else (RETRY_WHERE, RETRY_FILE)
-    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=".staging-") as scratch:
+    with tempfile.TemporaryDirectory(dir=_scratch_parent(settings), prefix=_staging_prefix()) as scratch:
         staged = Path(scratch) / "queue.csv"
         with connect(settings.warehouse_path) as con:
             _city_names(con, settings)
@@ -215,6 +218,28 @@ def write_queue_file(settings: Settings, which: str) -> tuple[int, bool]:
 
 
 def _scratch_parent(settings: Settings) -> Path:
-    """Scratch space on the exports' own file system, so renames stay atomic and cheap."""
+    """Scratch space on the exports' own file system, so renames stay atomic and cheap.
+
+    Staging folders are named after the process that owns them; one whose process is gone
+    (a run killed with SIGKILL) is removed here, by the next export.
+    """
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    for folder in settings.exports_dir.glob(".staging-*"):
+        pid = folder.name.split("-")[1] if folder.name.count("-") >= 2 else ""
+        if folder.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
     return settings.exports_dir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _staging_prefix() -> str:
+    return f".staging-{os.getpid()}-"

@@ -65,6 +65,12 @@ def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestRepo
                            SELECT *, now()::TIMESTAMP AS loaded_at FROM norm_permits
                            WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)""")
             con.execute("INSERT INTO quarantine BY NAME SELECT *, now()::TIMESTAMP AS quarantined_at FROM new_quarantine")
+            # A permit whose issued date changed in a later file lives on its new day only: drop
+            # its row under the old day (its scored row moves when the new day is scored).
+            con.execute("""DELETE FROM raw_permits r WHERE EXISTS (
+                               SELECT 1 FROM norm_permits n JOIN parts USING (city, permit_day)
+                               WHERE n.city = r.city AND n.permit_num = r.permit_num
+                                 AND n.permit_day <> r.permit_day)""")
         for city, day, n in con.execute("""SELECT p.city, p.permit_day, count(n.permit_num) FROM parts p
                 LEFT JOIN norm_permits n USING (city, permit_day) GROUP BY ALL""").fetchall():
             report.loaded[(city, day)] = n

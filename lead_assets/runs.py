@@ -47,29 +47,54 @@ class RunSummary:
     metadata: dict[str, list[dict]] = field(default_factory=dict)   # asset -> metadata of each run
     materialized: dict[str, int] = field(default_factory=dict)      # asset -> partitions materialized
     checks_failed: list[str] = field(default_factory=list)
+    retry_partitions: dict[str, int] = field(default_factory=dict)  # failed (RETRY) partition -> rows
 
-    def add(self, result: dg.ExecuteInProcessResult) -> None:
-        self.runs.append(result.run_id)
-        for event in result.get_asset_materialization_events():
-            mat = event.step_materialization_data.materialization
-            asset = mat.asset_key.to_user_string()
-            self.materialized[asset] = self.materialized.get(asset, 0) + 1
-            self.metadata.setdefault(asset, []).append({k: v.value for k, v in mat.metadata.items()})
-        for event in result.get_asset_check_evaluations():
-            if not event.passed:
-                self.checks_failed.append(f"{event.asset_key.to_user_string()}:{event.check_name}")
+    def add(self, run_id: str, events: list) -> None:
+        """Record a run's asset events (DagsterEvents, as the instance's event log holds them)."""
+        self.runs.append(run_id)
+        for event in events:
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                mat = event.step_materialization_data.materialization
+                asset = mat.asset_key.to_user_string()
+                self.materialized[asset] = self.materialized.get(asset, 0) + 1
+                self.metadata.setdefault(asset, []).append({k: v.value for k, v in mat.metadata.items()})
+            elif event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
+                # A partition left with RETRY rows is observed, not materialized (see scored_leads).
+                obs = event.asset_observation_data.asset_observation
+                self.metadata.setdefault(obs.asset_key.to_user_string(), []).append(
+                    {k: v.value for k, v in obs.metadata.items()})
+                self.retry_partitions[str(obs.partition)] = int(obs.metadata["retry"].value)
+            elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                check = event.asset_check_evaluation_data
+                if not check.passed:
+                    self.checks_failed.append(f"{check.asset_key.to_user_string()}:{check.check_name}")
 
     def total(self, asset: str, key: str) -> int:
         return sum(int(m.get(key, 0) or 0) for m in self.metadata.get(asset, []))
 
 
 def _execute(defs: dg.Definitions, job: str, instance, *, tags=None, run_config=None,
-             selection=None) -> dg.ExecuteInProcessResult:
+             selection=None) -> tuple[str, list]:
+    """Run `job` in this process; (run id, its DagsterEvents).
+
+    A run that fails only because partitions were left with RETRY rows (scored_leads raises a
+    Failure so Dagster shows them as failed) is an expected outcome here: its events are
+    returned like a successful run's. Any other error propagates as the step raised it.
+    """
+    from dagster._core.utils import make_new_run_id
+
+    from lead_assets.defs.assets.leads import RETRY_FAILURE
     kwargs = {"asset_selection": [dg.AssetKey(a) for a in selection]} if selection else {}
     # The command prints its own short summary; the full log is in the UI.
     config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-    return defs.resolve_job_def(job).execute_in_process(
-        instance=instance, tags=tags or {}, run_config=config, raise_on_error=True, **kwargs)
+    run_id = make_new_run_id()
+    try:
+        defs.resolve_job_def(job).execute_in_process(
+            instance=instance, tags=tags or {}, run_config=config, raise_on_error=True, run_id=run_id, **kwargs)
+    except dg.Failure as exc:
+        if RETRY_FAILURE not in (exc.metadata or {}):
+            raise
+    return run_id, [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
 
 
 def score_partitions(defs: dg.Definitions, settings: Settings, instance, cities: list[str], since: date,
@@ -80,7 +105,7 @@ def score_partitions(defs: dg.Definitions, settings: Settings, instance, cities:
     for block in contiguous_blocks(cities, list(settings.cities)):
         tags = {RANGE_START: f"{block[0]}|{since}", RANGE_END: f"{block[-1]}|{until}",
                 "leads/command": "score"}
-        summary.add(_execute(defs, "score_job", instance, tags=tags, run_config=run_config))
+        summary.add(*_execute(defs, "score_job", instance, tags=tags, run_config=run_config))
         if progress:
             progress(len(block))
     return summary
@@ -94,12 +119,12 @@ def refresh_exports(defs: dg.Definitions, settings: Settings, instance, keys: li
     order = export_keys()
     span = sorted(order.index(k) for k in keys) if keys else [0, len(order) - 1]
     tags = {RANGE_START: order[span[0]], RANGE_END: order[span[-1]], "leads/command": "export"}
-    summary.add(_execute(defs, "export_job", instance, tags=tags))
+    summary.add(*_execute(defs, "export_job", instance, tags=tags))
     return summary
 
 
 def load_properties(defs: dg.Definitions, instance, summary: RunSummary) -> None:
-    summary.add(_execute(defs, "property_job", instance))
+    summary.add(*_execute(defs, "property_job", instance))
 
 
 # ---------------------------------------------------------------- retries, backfills, automation
@@ -184,7 +209,7 @@ def score_ranges(defs: dg.Definitions, settings: Settings, instance, parts, *, s
     selection = ["scored_leads"] if retry_only else None
     for start, end in partition_ranges(settings, parts):
         tags = {**range_tags(start, end), "leads/command": command, TRIGGER_TAG: "cli", SCORER_TAG: scorer}
-        summary.add(_execute(defs, "score_job", instance, tags=tags, run_config=run_config, selection=selection))
+        summary.add(*_execute(defs, "score_job", instance, tags=tags, run_config=run_config, selection=selection))
         if progress:
             progress(1)
     return summary

@@ -16,7 +16,7 @@ import pandas as pd
 from lead_assets.addresses import install_macros
 from lead_assets.classify import classify_sql, discard_sql
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
-from lead_assets.settings import Settings
+from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import GROUP_OF, TIER_SQL
 from lead_assets.warehouse import connect, register_partitions, transaction
 
@@ -36,11 +36,34 @@ def _quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+# The partitions rescored whole (their rows replaced, permits gone from the feed dropped).
+# retry_only=None ("auto", a run launched with the default config, e.g. a UI backfill of the
+# failed partitions): a partition that holds RETRY rows and whose scored rows are exactly its
+# raw permits rescores only its RETRY rows; any other partition is rescored whole.
+FULL_PARTS_SQL = {
+    False: "SELECT city, permit_day FROM parts",
+    True: "SELECT city, permit_day FROM parts WHERE false",
+    None: """SELECT city, permit_day FROM parts p WHERE NOT (
+        EXISTS (SELECT 1 FROM scored_leads s WHERE s.city = p.city AND s.permit_day = p.permit_day
+                AND s.tier = 'RETRY')
+        AND NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = p.city AND r.permit_day = p.permit_day
+                        AND NOT EXISTS (SELECT 1 FROM scored_leads s WHERE s.city = r.city
+                                        AND s.permit_id = r.permit_num AND s.permit_day = r.permit_day))
+        AND NOT EXISTS (SELECT 1 FROM scored_leads s WHERE s.city = p.city AND s.permit_day = p.permit_day
+                        AND NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = s.city
+                                        AND r.permit_num = s.permit_id AND r.permit_day = s.permit_day)))""",
+}
+
+
 def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limit: int | None = None,
-            retry_only: bool = False) -> None:
-    """Temp table `candidates`: enriched permits with classification and the rules score."""
+            retry_only: bool | None = False) -> None:
+    """Temp tables `candidates` (enriched permits with classification and the rules score)
+    and `full_parts` (the partitions rescored whole; see FULL_PARTS_SQL)."""
+    if limit is not None and limit < 0:
+        raise ConfigError(f"limit must be 0 or more, not {limit}")
     install_macros(con)
     register_partitions(con, partitions)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE full_parts AS {FULL_PARTS_SQL[retry_only]}")
     names = pd.DataFrame([(c.key, c.name) for c in settings.cities.values()], columns=["city", "name"])
     con.register("_city_frame", names)
     con.execute("CREATE OR REPLACE TEMP TABLE city_names AS "
@@ -48,8 +71,8 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     con.unregister("_city_frame")
     today = settings.today()
     cls = classify_sql(parties="parties")
-    retry_filter = ("AND (r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY')"
-                    if retry_only else "")
+    retry_filter = ("AND ((r.city, r.permit_day) IN (SELECT city, permit_day FROM full_parts) OR "
+                    "(r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY'))")
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
     con.execute(f"""
@@ -109,13 +132,18 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     """)
 
 
-def write(con, settings: Settings, partitions: list[tuple[str, date]], *, whole_partitions: bool,
+def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_parts: list[tuple[str, date]],
           fail_permits: list[str] | None = None) -> ScoreReport:
-    """Replace the scored rows (whole partitions, or just the rescored permits) in one transaction.
+    """Replace the scored rows (the `full_parts` partitions whole, or just the rescored permits)
+    in one transaction. A permit that left a partition rescored whole (deleted from a re-sent
+    file, now quarantined, or moved to another day) loses its scored row there.
 
     Reads the temp table `final_scores` (candidates with the scorer's verdict and `rules_score`).
     """
     register_partitions(con, partitions)
+    con.execute("CREATE OR REPLACE TEMP TABLE full_parts (city VARCHAR, permit_day DATE)")
+    if full_parts:
+        con.executemany("INSERT INTO full_parts VALUES (?, ?)", [list(p) for p in full_parts])
     if fail_permits:  # test hook: these come out as RETRY rows, as a failed model call would
         con.execute("""UPDATE final_scores SET score = -1, last_error = 'simulated failure (test hook)',
                        attempts = prev_attempts + 1
@@ -179,8 +207,7 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, whole_
           AND o.permit_day = n.permit_day
     """)
     with transaction(con):
-        if whole_partitions:
-            con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)")
+        con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM full_parts)")
         con.execute("DELETE FROM scored_leads WHERE (city, permit_id) IN (SELECT city, permit_id FROM new_leads)")
         con.execute("INSERT INTO scored_leads BY NAME SELECT * FROM new_leads")
     return _report(con, partitions)
@@ -209,24 +236,25 @@ def _report(con, partitions) -> ScoreReport:
 
 
 def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None, limit: int | None = None,
-          retry_only: bool = False, fail_permits: list[str] | None = None) -> ScoreReport:
+          retry_only: bool | None = False, fail_permits: list[str] | None = None) -> ScoreReport:
     """Score the partitions with the rules, or with `scorer(candidates) -> final`.
 
     A scorer gets the candidates as a DataFrame (no warehouse connection is open while it
     runs) and returns it with score/reasoning/... replaced and a `rules_score` column; it
     may put its figures (calls, cost, ...) in `final.attrs["report"]`.
     """
-    whole = limit is None and not retry_only
     with connect(settings.warehouse_path) as con:
         prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
+        # A --limit run leaves the rest of its partitions as they were.
+        whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
         if scorer is None:  # the rules: everything stays in SQL, in this one connection
             con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT *, score AS rules_score FROM candidates")
-            return write(con, settings, partitions, whole_partitions=whole, fail_permits=fail_permits)
+            return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
         candidates = con.execute("SELECT * FROM candidates").df()
     final = scorer(candidates)
     with connect(settings.warehouse_path) as con:
         con.register("final_frame", final)
         con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT * FROM final_frame")
-        report = write(con, settings, partitions, whole_partitions=whole, fail_permits=fail_permits)
+        report = write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
     report.extra.update(final.attrs.get("report", {}))
     return report

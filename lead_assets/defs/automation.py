@@ -6,7 +6,8 @@
   per day, requests scored_leads runs (retry_only) for exactly the partitions that hold RETRY
   rows; only those rows go to the scorer. Run keys (day + range) and a look at the queued and
   running runs keep a partition from being requested twice while a run for it is in flight.
-* ``exports_sensor``: when scored_leads gets a new materialization, requests one
+* ``exports_sensor``: when scored_leads gets a new materialization (or observation: a
+  partition left with RETRY rows, shown failed), requests one
   ``export_job`` run over the buyer files (and queue files) whose bytes no longer match the
   warehouse; lead_exports rewrites and materializes only the partitions whose bytes change,
   so unaffected files are not touched. Held while a blocking check of scored_leads fails.
@@ -78,7 +79,7 @@ def daily_requests(settings: Settings, when: datetime) -> list[dg.RunRequest]:
         return []
     scorer = effective_scorer(settings)
     tags = {TRIGGER_TAG: "daily_schedule", SCORER_TAG: scorer}
-    run_config = {"ops": {"scored_leads": {"config": {"scorer": scorer}}}}
+    run_config = {"ops": {"scored_leads": {"config": {"scorer": scorer, "retry_only": False}}}}
     return [_score_request(start, end, run_key=f"daily|{day}|{start}..{end}", tags=tags, run_config=run_config)
             for start, end in partition_ranges(settings, [(city, day) for city in settings.cities])]
 
@@ -169,11 +170,14 @@ def exports_evaluation(settings: Settings, instance, cursor: str | None) -> dg.S
 
     state = json.loads(cursor) if cursor else {}
     after = state.get("after")
-    latest = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=SCORED, after_storage_id=after), limit=1).records
+    # A partition left with RETRY rows is observed instead of materialized (its scored rows
+    # are stored all the same), so either event means the warehouse changed.
+    records_filter = dg.AssetRecordsFilter(asset_key=SCORED, after_storage_id=after)
+    latest = [*instance.fetch_materializations(records_filter, limit=1).records,
+              *instance.fetch_observations(records_filter, limit=1).records]
     if not latest:
         return dg.SkipReason("no new scores" if after is not None else "nothing scored yet")
-    storage_id = latest[0].storage_id
+    storage_id = max(r.storage_id for r in latest)
     if export_in_flight(instance):
         return dg.SkipReason("an export run is in flight; checking again after it")
     held = failing_blocking_checks(instance)

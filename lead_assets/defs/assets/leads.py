@@ -1,28 +1,42 @@
 """scored_leads: classify, score (rules or reasoner) and tier every permit of a partition."""
 
+import enum
 import os
 
 import dagster as dg
+from pydantic import Field
 
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
 from lead_assets.scoring import score
-from lead_assets.settings import ConfigError
 from lead_assets.warehouse import connect, register_partitions
 
 
-SCORERS = ("rules", "reasoner")
+class Scorer(enum.Enum):
+    rules = "rules"
+    reasoner = "reasoner"
+
+
+SCORERS = tuple(s.value for s in Scorer)
+RETRY_FAILURE = "retry_partitions"  # metadata key of the Failure raised for RETRY partitions
 
 
 class ScoringConfig(dg.Config):
     """Run config (launchpad or CLI). The reasoner's model, endpoint and limits are the
     `reasoner` resource's config (LEADS_* / OPENAI_* environment variables by default)."""
-    scorer: str = os.environ.get("LEADS_SCORER", "rules")  # rules | reasoner
-    limit: int | None = None          # score at most N permits (the rest keep their scores)
-    retry_only: bool = False          # rescore only RETRY rows
-    simulate_failures: list[str] = [] # test hook: these permit ids come out as RETRY rows
+    scorer: Scorer = Field(
+        default=Scorer(os.environ.get("LEADS_SCORER", "rules")) if os.environ.get("LEADS_SCORER") in SCORERS
+        else Scorer.rules,
+        description="rules: the SQL rules (free, instant). reasoner: the OpenAI model (one run at a time).")
+    limit: int | None = Field(
+        default=None, ge=0, description="Score at most N permits; the partitions' other rows keep their scores.")
+    retry_only: bool | None = Field(
+        default=None,
+        description="true: rescore only RETRY rows. false: rescore the partitions whole. Empty (default): "
+                    "a partition holding RETRY rows whose permits are unchanged rescores only its RETRY rows "
+                    "(so a backfill of the failed partitions retries just those); any other is rescored whole.")
 
 
 PARTITION_COUNTS_SQL = """
@@ -31,17 +45,24 @@ PARTITION_COUNTS_SQL = """
         count(*) FILTER (WHERE s.tier = 'C') AS tier_c, count(*) FILTER (WHERE s.tier = 'RETRY') AS retry,
         count(*) FILTER (WHERE s.discarded) AS discarded, count(*) FILTER (WHERE s.needs_review) AS needs_review
     FROM parts p LEFT JOIN scored_leads s USING (city, permit_day)
-    GROUP BY ALL ORDER BY p.city, p.permit_day
+    GROUP BY ALL ORDER BY p.permit_day, p.city
 """
 
 CHECK_SQL = {
-    # Every raw permit of the partitions appears exactly once in scored_leads.
+    # Every raw permit of the partitions appears exactly once in raw_permits (not also under
+    # another day) and once in scored_leads, and every scored row has its raw permit.
     "every_permit_scored_once": """
-        SELECT count(*) FROM (
+        SELECT (SELECT count(*) FROM (
             SELECT r.city, r.permit_num, count(s.permit_id) AS n
             FROM raw_permits r JOIN parts USING (city, permit_day)
             LEFT JOIN scored_leads s ON s.city = r.city AND s.permit_id = r.permit_num
-            GROUP BY ALL HAVING n <> 1)""",
+            GROUP BY ALL HAVING n <> 1))
+        + (SELECT count(*) FROM raw_permits r JOIN parts USING (city, permit_day)
+           WHERE EXISTS (SELECT 1 FROM raw_permits o WHERE o.city = r.city AND o.permit_num = r.permit_num
+                         AND o.permit_day <> r.permit_day))
+        + (SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
+           WHERE NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = s.city AND r.permit_num = s.permit_id
+                             AND r.permit_day = s.permit_day))""",
     # The tier is the one the score gives.
     "tier_matches_score": """
         SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
@@ -68,15 +89,12 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                      reasoner: ReasonerResource):
         settings = leads.settings()
         parts = to_city_days(context.partition_keys)
-        if config.scorer not in SCORERS:
-            raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}, not {config.scorer!r}")
         scorer = None
-        if config.scorer == "reasoner":
+        if config.scorer == Scorer.reasoner:
             # Fails here, before any work, without a key; a 401/403/404 from the model server
             # stops the run with ReasonerFatalError (naming base URL and model, never the key).
             scorer = reasoner.build_scorer(settings, log=context.log)
-        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only,
-                       fail_permits=config.simulate_failures)
+        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only)
         with connect(settings.warehouse_path) as con:
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
@@ -85,27 +103,44 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                                            left(reasoning, 80) AS reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
                                     ORDER BY score DESC LIMIT 5""").df()
-        # One materialization per partition with that partition's own counts, so the UI plots
-        # per partition even when a backfill runs a whole range in one run. The run's scorer
-        # figures (calls, tokens, cost) go on its first partition only, so they add up.
+        # One event per partition with that partition's own counts, so the UI plots per
+        # partition even when a backfill runs a whole range in one run. The run's figures
+        # (calls, tokens, cost, rows rescored by tier) go on its chronologically first partition only,
+        # so they add up.
         run_figures = {k: v for k, v in report.extra.items() if isinstance(v, (int, float, str))}
+        retry_parts = {}
         for i, row in enumerate(counts.to_dict("records")):
             metadata = {k: int(row[k]) for k in ("rows", "tier_a", "tier_b", "tier_c", "retry",
                                                  "discarded", "needs_review")}
-            metadata["scorer"] = config.scorer
+            metadata["scorer"] = config.scorer.value
             if i == 0:
                 metadata.update(run_figures)
                 metadata["run_partitions"] = partition_label(context.partition_keys)
                 metadata["run_rows_scored"] = report.scored
+                metadata.update({f"run_{t.lower()}": report.per_tier.get(t, 0) for t in ("A", "B", "C", "RETRY")})
                 metadata["preview"] = preview(sample)
-            yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata,
-                                          partition=partition_key(row["city"], row["permit_day"].date()))
-        partial = config.limit is not None or config.retry_only
+            key = partition_key(row["city"], row["permit_day"].date())
+            if metadata["retry"]:
+                # Not materialized: the run fails below, so Dagster shows this partition as failed
+                # (its latest planned materialization is in a failed run) and a backfill of the
+                # failed partitions picks it. Its rows are stored all the same; the observation
+                # keeps its counts in the UI and tells the exports sensor that scores changed.
+                retry_parts[str(key)] = metadata["retry"]
+                yield dg.AssetObservation(asset_key=context.asset_key, metadata=metadata, partition=key)
+            else:
+                yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata, partition=key)
+        partial = config.limit is not None or config.retry_only is True
         for name, n in failures.items():
             yield dg.AssetCheckResult(
                 check_name=name, passed=n == 0, metadata={"bad_rows": n},
                 # With --limit / retry-only the rest of a partition is left as it was: warn, don't block.
                 severity=dg.AssetCheckSeverity.WARN if partial and name == "every_permit_scored_once"
                 else dg.AssetCheckSeverity.ERROR)
+        if retry_parts:
+            raise dg.Failure(
+                description=f"{sum(retry_parts.values())} RETRY row(s) in {len(retry_parts)} partition(s) "
+                            f"({partition_label(list(retry_parts))}); the rows that scored are stored. "
+                            "Backfill the failed partitions to rescore only the RETRY rows.",
+                metadata={RETRY_FAILURE: dg.MetadataValue.json(retry_parts)}, allow_retries=False)
 
     return scored_leads
