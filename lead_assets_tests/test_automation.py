@@ -191,6 +191,14 @@ def fail(settings: Settings, city: str, day: date, n: int = 2) -> list[str]:
     return ids
 
 
+def inject_failures(monkeypatch, ids: list[str]) -> None:
+    """Dagster runs of scored_leads turn these permits into RETRY rows, as a failed model call would."""
+    import functools
+
+    import lead_assets.defs.assets.leads as leads_asset
+    monkeypatch.setattr(leads_asset, "score", functools.partial(scoring.score, fail_permits=list(ids)))
+
+
 def expand(partitions_def, start: str, end: str) -> set[str]:
     return {str(k) for k in partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))}
 
@@ -334,17 +342,17 @@ def test_daily_run_then_the_exports_sensor_rewrites_exactly_the_changed_files(d1
 
 # ---------------------------------------------------------------- exports sensor
 
-def test_exports_sensor_waits_for_scores_and_never_stacks_runs(full):
+def test_exports_sensor_waits_for_scores_and_never_stacks_runs(full, monkeypatch):
     defs = full.defs()
     with full.instance() as instance:
         first = tick(defs, "exports_sensor", instance)
         assert not first.run_requests and "nothing scored" in first.skip_message
         # Score one partition through Dagster with two RETRY rows: a few files change.
         ids = leads_of(full.settings, "plano", D2, 2)
+        inject_failures(monkeypatch, ids)
         run = defs.resolve_job_def("score_job").execute_in_process(
-            instance=instance, partition_key=f"plano|{D2}",
-            run_config={"ops": {"scored_leads": {"config": {"simulate_failures": ids}}}})
-        assert run.success
+            instance=instance, partition_key=f"plano|{D2}", raise_on_error=False)
+        assert not run.success, "a partition left with RETRY rows fails its run"
         stale = stale_buyer_files(full.settings)
         data = tick(defs, "exports_sensor", instance)
         [request] = data.run_requests
@@ -369,13 +377,12 @@ def test_export_plan_is_one_run_over_the_stale_files():
     assert export_plan([], []) == []
 
 
-def test_exports_are_held_while_a_blocking_check_of_scored_leads_fails(full):
+def test_exports_are_held_while_a_blocking_check_of_scored_leads_fails(full, monkeypatch):
     defs = full.defs()
     with full.instance() as instance:
-        ids = leads_of(full.settings, "allen", D1, 1)
-        assert defs.resolve_job_def("score_job").execute_in_process(
-            instance=instance, partition_key=f"allen|{D1}",
-            run_config={"ops": {"scored_leads": {"config": {"simulate_failures": ids}}}}).success
+        inject_failures(monkeypatch, leads_of(full.settings, "allen", D1, 1))
+        assert not defs.resolve_job_def("score_job").execute_in_process(
+            instance=instance, partition_key=f"allen|{D1}", raise_on_error=False).success
         instance.report_runless_asset_event(dg.AssetCheckEvaluation(
             asset_key=SCORED, check_name="tier_matches_score", passed=False,
             severity=dg.AssetCheckSeverity.ERROR, metadata={"bad_rows": 3}))
@@ -517,20 +524,34 @@ def test_a_retry_run_sends_only_the_retry_rows_to_the_scorer(full, clock, monkey
 
 # ---------------------------------------------------------------- backfills (leads CLI)
 
-def _score_everything_through_dagster(project: Project, instance, failures: dict) -> None:
+def _score_everything_through_dagster(project: Project, instance, failures: dict, monkeypatch) -> None:
     from lead_assets.runs import score_partitions
     ids = [i for (city, day), n in failures.items() for i in leads_of(project.settings, city, day, n)]
-    score_partitions(project.defs(), project.settings, instance, CITIES, D1, D2,
-                     scoring={"simulate_failures": ids})
+    with monkeypatch.context() as patch:
+        inject_failures(patch, ids)
+        score_partitions(project.defs(), project.settings, instance, CITIES, D1, D2)
 
 
-def test_backfill_of_failed_partitions_leaves_every_other_partition_untouched(full, capsys):
+def partition_status(project, instance) -> dict[str, str | None]:
+    """scored_leads' status per partition, from the instance's partition status API (what the
+    UI's partition grid, its Failed filter and the backfill dialog's "failed and missing" use)."""
+    partitions_def = project.defs().get_assets_def("scored_leads").partitions_def
+    keys = [f"{c}|{d}" for c in CITIES for d in (D1, D2)]
+    status = instance.get_status_by_partition(SCORED, keys, partitions_def)
+    return {k: v.value if v else None for k, v in status.items()}
+
+
+def test_backfill_of_failed_partitions_leaves_every_other_partition_untouched(full, capsys, monkeypatch):
     from lead_assets.cli import main
     failures = {("frisco", D1): 2, ("allen", D1): 1, ("allen", D2): 2}
     with full.instance() as instance:
-        _score_everything_through_dagster(full, instance, failures)
+        _score_everything_through_dagster(full, instance, failures, monkeypatch)
         assert set(failed_partitions(full.settings)) == set(failures)
-        assert sorted(materialized(instance, "scored_leads")) == sorted(f"{c}|{d}" for c in CITIES for d in (D1, D2))
+        failed_keys = {f"{c}|{d}" for c, d in failures}
+        assert partition_status(full, instance) == {
+            k: "FAILED" if k in failed_keys else "MATERIALIZED" for k in partition_status(full, instance)}
+        assert sorted(materialized(instance, "scored_leads")) == sorted(
+            f"{c}|{d}" for c in CITIES for d in (D1, D2) if f"{c}|{d}" not in failed_keys)
         marker = marks(instance)
         others = scored_rows(full.settings, exclude=set(failures))
         files_before = file_state(full.settings)
@@ -548,6 +569,7 @@ def test_backfill_of_failed_partitions_leaves_every_other_partition_untouched(fu
             "only the failed partitions were materialized"
         assert materialized(instance, "raw_permits", after=marker["raw_permits"]) == []
         assert failed_partitions(full.settings) == []
+        assert set(partition_status(full, instance).values()) == {"MATERIALIZED"}, "the failed ones turned green"
         assert scored_rows(full.settings, exclude=set(failures)) == others
         # The exports followed: the buyer files that changed, and only they, were materialized.
         exported = set(materialized(instance, "lead_exports", after=marker["lead_exports"]))
@@ -627,19 +649,20 @@ def test_dagster_yaml_queues_runs_with_limits(tmp_path):
         assert defs.get_assets_def(asset).op.pool == "warehouse"
 
 
-def test_checks_run_with_materializations_and_metadata_is_numeric(full):
+def test_checks_run_with_materializations_and_metadata_is_numeric(full, monkeypatch):
     defs = full.defs()
     with full.instance() as instance:
-        ids = leads_of(full.settings, "plano", D1, 2)
+        inject_failures(monkeypatch, leads_of(full.settings, "plano", D1, 2))
         result = defs.resolve_job_def("score_job").execute_in_process(
-            instance=instance, partition_key=f"plano|{D1}",
-            run_config={"ops": {"scored_leads": {"config": {"simulate_failures": ids}}}})
-        assert result.success
+            instance=instance, partition_key=f"plano|{D1}", raise_on_error=False)
+        assert not result.success, "a partition left with RETRY rows fails its run"
         checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {("scored_leads", "every_permit_scored_once"): True,
                           ("scored_leads", "tier_matches_score"): True,
                           ("raw_permits", "source_files_readable"): True}
-        scored = instance.get_latest_materialization_event(SCORED).asset_materialization.metadata
+        # plano|D1 holds RETRY rows: observed (its counts kept), not materialized.
+        assert instance.get_latest_materialization_event(SCORED) is None
+        scored = instance.fetch_observations(SCORED, limit=1).records[0].event_log_entry.asset_observation.metadata
         for key in ("rows", "tier_a", "tier_b", "tier_c", "retry", "discarded", "needs_review"):
             assert isinstance(scored[key], dg.IntMetadataValue), key
         assert scored["retry"].value == 2
@@ -655,3 +678,50 @@ def test_checks_run_with_materializations_and_metadata_is_numeric(full):
         assert isinstance(md["rows"], dg.IntMetadataValue)
         retry_md = instance.get_latest_materialization_event(dg.AssetKey("retry_queue")).asset_materialization.metadata
         assert retry_md["rows"].value == 2
+
+
+def test_a_default_config_backfill_of_failed_partitions_rescores_only_their_retry_rows(full, monkeypatch):
+    """What a UI backfill of the "failed" partitions does: scored_leads only, no run config."""
+    defs = full.defs()
+    failures = {("frisco", D1): 2, ("allen", D2): 3}
+    with full.instance() as instance:
+        _score_everything_through_dagster(full, instance, failures, monkeypatch)
+        failed_keys = sorted(k for k, v in partition_status(full, instance).items() if v == "FAILED")
+        assert failed_keys == sorted(f"{c}|{d}" for c, d in failures)
+        retry_ids = {pid for (city, day) in failures for pid in retry_ids_of(full.settings, city, day)}
+        # The rows of the failed partitions that did score are stored and reach the buyer files.
+        with connect(full.settings.warehouse_path) as con:
+            good = con.execute("""SELECT count(*) FROM scored_leads WHERE city = 'frisco' AND permit_day = ?
+                                  AND tier IN ('A', 'B', 'C') AND NOT discarded""", [D1]).fetchone()[0]
+        assert good > 0
+        [request] = tick(defs, "exports_sensor", instance).run_requests
+        assert execute(defs, request, instance, "export_job").success
+        exported = b"".join(p.read_bytes() for p in full.settings.exports_dir.rglob("tier_*.csv"))
+        with connect(full.settings.warehouse_path) as con:
+            some = con.execute("""SELECT permit_id FROM scored_leads WHERE city = 'frisco' AND permit_day = ?
+                                  AND tier IN ('A', 'B', 'C') AND NOT discarded AND NOT needs_review
+                                  ORDER BY permit_id LIMIT 1""", [D1]).fetchone()[0]
+        assert some.encode() in exported
+
+        seen: list[str] = []
+
+        def spy(settings, parts, **kw):   # a model scorer that agrees with the rules, recording what it got
+            def scorer(candidates):
+                seen.extend(candidates["permit_id"])
+                return candidates.assign(rules_score=candidates["score"])
+            return scoring.score(settings, parts, **{**kw, "scorer": scorer})
+
+        import lead_assets.defs.assets.leads as leads_asset
+        monkeypatch.setattr(leads_asset, "score", spy)
+        for key in failed_keys:
+            assert defs.resolve_job_def("score_job").execute_in_process(
+                instance=instance, partition_key=key, asset_selection=[SCORED]).success
+        assert sorted(seen) == sorted(retry_ids), "only the RETRY rows went to the scorer"
+        assert set(partition_status(full, instance).values()) == {"MATERIALIZED"}
+        assert retry_rows(full.settings) == {}
+
+
+def retry_ids_of(settings: Settings, city: str, day: date) -> list[str]:
+    with connect(settings.warehouse_path) as con:
+        return [r[0] for r in con.execute("SELECT permit_id FROM scored_leads WHERE city = ? AND permit_day = ? "
+                                          "AND tier = 'RETRY'", [city, day]).fetchall()]
