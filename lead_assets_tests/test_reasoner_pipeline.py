@@ -432,7 +432,7 @@ def test_batch_api_joins_results_by_custom_id_and_a_rerun_resumes_instead_of_pay
                                                   second["output_tokens"], batch=True)
     assert second["cost_usd"] == pytest.approx(expected, abs=1e-6)      # half the synchronous price
 
-    third = world.score()                      # only the failed lead goes into a new job
+    third = world.score(retry_only=False)      # a whole rescore: only the failed lead goes into a new job
     assert world.server.batches_created == 2 and third["leads_sent"] == 1
     assert third["cache_hits"] == len(done)
 

@@ -1,0 +1,100 @@
+"""A partition's rows follow its feed: permits that move to another day or leave the feed,
+and the blocking check every_permit_scored_once that must notice when they do not."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from lead_assets.appraisal import load_property_records
+from lead_assets.defs.assets.leads import CHECK_SQL
+from lead_assets.ingest import ingest
+from lead_assets.scoring import score
+from lead_assets.warehouse import connect, register_partitions
+
+from .conftest import TODAY
+
+DAY1, DAY2 = TODAY - timedelta(days=3), TODAY - timedelta(days=2)
+
+
+def landing_file(settings, city, day):
+    return next(p for p in (settings.landing_dir / city).glob("*.csv") if day.isoformat() in p.name)
+
+
+def first_permit(settings, city, day) -> tuple[list[str], list[str]]:
+    """(header, fields) of the first permit line of a city's file for `day`."""
+    rows = list(csv.reader(io.StringIO(landing_file(settings, city, day).read_text())))
+    return rows[0], rows[1]
+
+
+def check_failures(settings, parts) -> int:
+    with connect(settings.warehouse_path) as con:
+        register_partitions(con, parts)
+        return con.execute(CHECK_SQL["every_permit_scored_once"]).fetchone()[0]
+
+
+def rows_of(settings, table, key, permit) -> list[tuple]:
+    with connect(settings.warehouse_path) as con:
+        return con.execute(f"SELECT city, permit_day FROM {table} WHERE {key} = ?", [permit]).fetchall()
+
+
+def test_a_permit_whose_issued_date_changes_lives_on_its_new_day_only(project):
+    load_property_records(project)
+    parts = [("plano", DAY1), ("plano", DAY2)]
+    ingest(project, parts)
+    score(project, parts)
+    header, fields = first_permit(project, "plano", DAY1)
+    permit = fields[0]
+    # A later file re-sends the permit with another issued date (the seed's feeds do this).
+    fields[header.index("IssuedDate")] = DAY2.strftime("%m/%d/%Y")
+    later = project.landing_dir / "plano" / f"plano_permits_{TODAY.isoformat()}_corrections.csv"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, fields])
+    later.write_text(buf.getvalue())
+
+    ingest(project, [("plano", DAY2)])        # only the new day is loaded and scored
+    score(project, [("plano", DAY2)])
+    assert rows_of(project, "raw_permits", "permit_num", permit) == [("plano", DAY2)]
+    assert rows_of(project, "scored_leads", "permit_id", permit) == [("plano", DAY2)]
+    assert check_failures(project, parts) == 0
+
+
+def test_every_permit_scored_once_flags_duplicates_and_scored_rows_without_a_permit(built):
+    parts = [("plano", DAY1), ("plano", DAY2)]
+    assert check_failures(built, parts) == 0
+    with connect(built.warehouse_path) as con:
+        permit = con.execute("SELECT permit_num FROM raw_permits WHERE city = 'plano' AND permit_day = ? "
+                             "ORDER BY permit_num LIMIT 1", [DAY1]).fetchone()[0]
+        # The same permit under a second day (the old defect): caught.
+        con.execute("INSERT INTO raw_permits SELECT * REPLACE (DATE '%s' AS permit_day) FROM raw_permits "
+                    "WHERE city = 'plano' AND permit_num = ?" % DAY2, [permit])
+    assert check_failures(built, [("plano", DAY2)]) >= 1
+    with connect(built.warehouse_path) as con:
+        con.execute("DELETE FROM raw_permits WHERE city = 'plano' AND permit_num = ? AND permit_day = ?",
+                    [permit, DAY2])
+        assert check_failures(built, parts) == 0
+        # A scored row whose raw permit is gone: caught.
+        con.execute("DELETE FROM raw_permits WHERE city = 'plano' AND permit_num = ?", [permit])
+    assert check_failures(built, [("plano", DAY1)]) == 1
+
+
+def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_line(built):
+    from lead_assets.exports import write_buyer_files
+    day = DAY1
+    with connect(built.warehouse_path) as con:
+        permit, key = con.execute("""
+            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
+            WHERE city = 'plano' AND permit_day = ? AND NOT discarded AND NOT needs_review
+              AND tier IN ('A', 'B', 'C') ORDER BY permit_id LIMIT 1""", [day]).fetchone()
+    buyer_file = built.exports_dir / f"{key}.csv"
+    assert permit in buyer_file.read_text()
+    # The city re-sends the day's file without that permit.
+    path = landing_file(built, "plano", day)
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                            if not line.startswith(permit + ",")))
+    ingest(built, [("plano", day)])
+    score(built, [("plano", day)])
+    write_buyer_files(built)
+    assert rows_of(built, "scored_leads", "permit_id", permit) == []
+    assert permit not in buyer_file.read_text()
+    assert check_failures(built, [("plano", day)]) == 0
