@@ -203,7 +203,7 @@ def cmd_list(args, settings: Settings) -> int:
     if args.format == "csv":
         from lead_assets.exports import neutralize
         # Opened in a spreadsheet like an export file: the same formula neutralization.
-        neutralize(frame, [c for c in frame.columns if frame[c].dtype == object]).to_csv(
+        neutralize(frame, list(frame.select_dtypes(include=["object", "string"]).columns)).to_csv(
             sys.stdout, index=False)
     elif args.format == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")

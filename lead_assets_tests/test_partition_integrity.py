@@ -72,7 +72,8 @@ def test_every_permit_scored_once_flags_duplicates_and_scored_rows_without_a_per
     with connect(built.warehouse_path) as con:
         con.execute("DELETE FROM raw_permits WHERE city = 'plano' AND permit_num = ? AND permit_day = ?",
                     [permit, DAY2])
-        assert check_failures(built, parts) == 0
+    assert check_failures(built, parts) == 0
+    with connect(built.warehouse_path) as con:
         # A scored row whose raw permit is gone: caught.
         con.execute("DELETE FROM raw_permits WHERE city = 'plano' AND permit_num = ?", [permit])
     assert check_failures(built, [("plano", DAY1)]) == 1
@@ -98,3 +99,32 @@ def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_l
     assert rows_of(built, "scored_leads", "permit_id", permit) == []
     assert permit not in buyer_file.read_text()
     assert check_failures(built, [("plano", day)]) == 0
+
+
+def test_a_negative_limit_is_one_clear_error_before_any_work(project, capsys):
+    import pytest
+
+    from lead_assets.cli import main
+    for argv in (["score", "--limit", "-5"], ["list", "--limit", "-5"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "must be 0 or more, not -5" in err and "Traceback" not in err
+    assert not project.warehouse_path.exists(), "nothing was loaded"
+
+
+def test_list_as_csv_neutralizes_formula_cells_like_the_exports(built, capsys):
+    from lead_assets.cli import main
+    with connect(built.warehouse_path) as con:
+        con.execute("""UPDATE scored_leads SET owner_name = '=HYPERLINK("http://x","y")',
+                       project_description = '+cmd|calc', property_address = '@SUM(A1)'
+                       WHERE city = 'plano' AND NOT discarded""")
+    assert main(["list", "--city", "plano", "--format", "csv", "--limit", "5"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows
+    for row in rows:
+        assert row["owner_name"] == "'=HYPERLINK(\"http://x\",\"y\")"
+        assert row["property_address"] == "'@SUM(A1)"
+        cells = [v for v in row.values() if v]
+        assert not any(v[0] in "=+-@" and not v.lstrip("+-").replace(".", "").isdigit() for v in cells), row
