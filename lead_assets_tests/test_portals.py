@@ -348,3 +348,34 @@ original_address = "d"
     with pytest.raises(ConfigError, match="cities.bad.source") as err:
         Settings.load(config)
     assert message in str(err.value)
+
+
+def test_readme_example_entries_load(tmp_path):
+    """The README's Socrata and ArcGIS entries are valid configuration."""
+    import re
+    from lead_assets.settings import PROJECT_ROOT
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if 'kind = "socrata"' in b)
+    settings = Settings.load(write_config(tmp_path, block))
+    austin, denton = settings.cities["austin"], settings.cities["denton"]
+    assert (austin.source.kind, austin.source.dataset, austin.source.app_token_env) == \
+        ("socrata", "3syk-w9eu", "AUSTIN_SODA_TOKEN")
+    assert denton.source.kind == "arcgis" and denton.landing == "denton/*/*.json" and denton.format == "json"
+    defs = build_defs(settings)
+    assert dg.AssetKey("permit_pulls") in defs.resolve_assets_def("raw_permits").asset_deps[dg.AssetKey("raw_permits")]
+
+
+def test_leads_score_pulls_then_scores_and_refetch_asks_again(portal, tmp_path, monkeypatch, capsys):
+    from lead_assets.cli import main
+    settings, state, _ = portal
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (settings.appraisal_dir).mkdir(parents=True, exist_ok=True)
+    argv = ["score", "--cities", "austin_arc", "--since", "2015-03-07"]
+    assert main(argv) == 0
+    with connect(settings.warehouse_path) as con:
+        scored = con.execute("SELECT count(*) FROM scored_leads WHERE city = 'austin_arc'").fetchone()[0]
+    assert scored == len(_served(state, "arcgis", DAYS[1])) > 0
+    n = len(state.requests)
+    assert main(argv) == 0 and len(state.requests) == n            # already fetched: no request
+    assert main([*argv, "--refetch"]) == 0 and len(state.requests) > n
+    assert "permits in" in capsys.readouterr().out
