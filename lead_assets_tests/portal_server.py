@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ class Fault:
     times: int = 1                # how many requests get it
     retry_after: str | None = None
     in_body: bool = False         # arcgis style: HTTP 200 with {"error": ...}
+    delay: float = 0.0            # answer normally, but only after this many seconds (a timeout)
 
 
 @dataclass
@@ -101,7 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
                                     "message": "Invalid app_token specified"})
         offset, limit = int(params.get("$offset", 0)), int(params.get("$limit", 1000))
         fault = self.state.fault_for("socrata", offset)
-        if fault:
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        elif fault:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return self._send(fault.status, {"code": "fault", "error": True, "message": f"scripted {fault.status}"},
                               headers)

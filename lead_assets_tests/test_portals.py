@@ -278,6 +278,16 @@ def test_retry_after_is_honoured_and_retries_are_bounded(portal):
     assert waits == [1.0, 2.0]
 
 
+def test_a_timeout_is_retried(portal):
+    _, state, server = portal
+    state.faults.append(Fault("socrata", 200, delay=1.0))
+    waits: list[float] = []
+    client = PortalClient("city 'x': test", timeout=0.2, headers={"X-App-Token": TOKEN}, sleep=waits.append)
+    body, _, _ = client.get_json(f"{server.url}/resource/3syk-w9eu.json", {
+        "$where": "issue_date >= '2015-03-15T00:00:00' AND issue_date < '2015-03-16T00:00:00'"})
+    assert waits == [1.0] and client.retries == 1 and len(body) == len(_served(state, "socrata", DAYS[-1]))
+
+
 def test_no_secret_reaches_a_file_metadata_or_log(portal, instance, tmp_path, caplog):
     settings, _, _ = portal
     caplog.set_level("DEBUG")

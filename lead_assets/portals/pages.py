@@ -67,7 +67,3 @@ def write_day(landing_dir: Path, city: str, day: date, pages: list[Page], manife
         shutil.rmtree(old, ignore_errors=True)
     return final
 
-
-def clear_partials(landing_dir: Path, city: str) -> None:
-    """Left-overs of a pull that was killed mid-way (never read by ingest)."""
-    shutil.rmtree(landing_dir / city / ".partial", ignore_errors=True)

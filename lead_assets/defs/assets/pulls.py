@@ -48,6 +48,7 @@ def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 "file_drop": sum(p.status == "file drop" for p in results),
                 "pages": sum(p.manifest.get("pages", 0) for p in fetched),
                 "rows": sum(p.manifest.get("rows", 0) for p in fetched),
+                "last_fetched_at": max((p.manifest["fetched_at"] for p in results if p.manifest), default=""),
                 "pulls": dg.MetadataValue.json([{"partition": f"{p.city}|{p.day}", **{
                     k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in _metadata(p).items()}}
                     for p in results if p.status != "file drop"]),
