@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import random
-import shutil
 from datetime import date, datetime, time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg

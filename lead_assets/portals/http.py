@@ -4,7 +4,6 @@ and dataset. Secrets travel in headers only, so no URL we log or record carries 
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -139,7 +138,3 @@ def _message(response: httpx.Response) -> str:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def dumps(value) -> str:
-    return json.dumps(value, indent=1, sort_keys=True, default=str)
