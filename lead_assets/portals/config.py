@@ -28,6 +28,8 @@ _KEYS = {
                "timeout_seconds", "max_attempts", "max_retry_wait_seconds"},
 }
 
+_NUMBERS = {"page_size", "timeout_seconds", "max_attempts", "max_retry_wait_seconds"}
+
 
 @dataclass(frozen=True)
 class PortalSource:
@@ -55,10 +57,12 @@ class PortalSource:
 
 def parse_source(city: str, raw: dict | None, timezone: str) -> PortalSource | None:
     """The `[cities.<city>.source]` table; None for a file drop (no table, or kind = "file")."""
+    where = f"[cities.{city}.source]"
     if not raw:
         return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table (kind = \"socrata\" / \"arcgis\" / \"file\" and its keys)")
     kind = raw.get("kind", "file")
-    where = f"[cities.{city}.source]"
     if kind not in KINDS:
         raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if kind == "file":
@@ -76,6 +80,13 @@ def parse_source(city: str, raw: dict | None, timezone: str) -> PortalSource | N
         if name in raw and not _FIELD.match(str(raw[name])):
             raise ConfigError(f"{where}: {name} must be a plain field name, not {raw[name]!r}")
     values = {k: v for k, v in raw.items() if k != "kind"}
+    for name, value in values.items():
+        numeric = name in _NUMBERS
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0) if numeric \
+            else isinstance(value, str)
+        if not ok:
+            raise ConfigError(f"{where}: {name} must be {'a positive number' if numeric else 'text'}, "
+                              f"not {value!r}")
     source = PortalSource(kind=kind, timezone=timezone, **values)
     if not (isinstance(source.page_size, int) and 1 <= source.page_size <= 50_000):
         raise ConfigError(f"{where}: page_size must be a whole number from 1 to 50000")
