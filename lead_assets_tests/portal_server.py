@@ -99,8 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"code": "not_found", "error": True,
                                     "message": f"Dataset {dataset} not found"})
         if self.state.soda_token and self.headers.get("X-App-Token") != self.state.soda_token:
+            # (Echoing the token back checks that the client never repeats what a server says.)
             return self._send(401, {"code": "authentication_required", "error": True,
-                                    "message": "Invalid app_token specified"})
+                                    "message": f"Invalid app_token specified: {self.headers.get('X-App-Token')}"})
         offset, limit = int(params.get("$offset", 0)), int(params.get("$limit", 1000))
         fault = self.state.fault_for("socrata", offset)
         if fault and fault.delay:

@@ -244,7 +244,7 @@ def test_401_is_one_clear_line_naming_city_and_dataset(portal, instance, monkeyp
     pulled = pull_day(settings, "austin_soda", DAYS[0])
     assert pulled.status == "failed" and "\n" not in pulled.error
     assert "city 'austin_soda': Socrata dataset 3syk-w9eu" in pulled.error
-    assert "HTTP 401 (Invalid app_token specified)" in pulled.error and "app token" in pulled.error
+    assert "HTTP 401 (Invalid app_token specified: ***)" in pulled.error and "app token" in pulled.error
     assert "wrong-token" not in pulled.error
     assert len(state.requests) == 1                               # an auth error is not retried
     assert not day_dir(settings.landing_dir, "austin_soda", DAYS[0]).exists()

@@ -72,6 +72,13 @@ class PortalClient:
             # The proxy settings of the environment are not the portal's business.
             trust_env=False)
 
+    def _scrub(self, text: str) -> str:
+        """A server may echo what it was sent; no header value (a token) leaves this client."""
+        for value in self.headers.values():
+            if len(value) >= 8:
+                text = text.replace(value, "***")
+        return text
+
     def close(self) -> None:
         self._http.close()
 
@@ -91,12 +98,12 @@ class PortalClient:
             try:
                 response = self._http.get(url, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                status, last = None, f"{type(exc).__name__}: {exc}"
+                status, last = None, self._scrub(f"{type(exc).__name__}: {exc}")
                 shown = public_url(httpx.URL(url, params=params))
             else:
                 shown = public_url(response.request.url)
                 status = response.status_code
-                message = _message(response)
+                message = self._scrub(_message(response))
                 if status == 200:
                     try:
                         body = response.json()
