@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from lead_assets.classify import CityRules, RulesError
+
 if TYPE_CHECKING:
     from lead_assets.portals.config import PortalSource
 
@@ -43,6 +45,7 @@ class CitySource:
     format: str                       # csv | json
     date_formats: tuple[str, ...]
     columns: dict[str, str]           # canonical field -> source column
+    classify: CityRules = field(default_factory=CityRules)  # [cities.<key>.classify]: type map, number codes
     source: "PortalSource | None" = None  # [cities.X.source]: a Socrata / ArcGIS portal; None = file drop
 
     def __post_init__(self) -> None:
@@ -108,6 +111,13 @@ class AutomationSettings:
         if unknown:
             raise ConfigError(f"[automation]: unknown key(s) {', '.join(unknown)}")
         return cls(**raw)
+
+
+def _city_rules(city: str, raw: dict) -> CityRules:
+    try:
+        return CityRules.from_toml(city, raw)
+    except RulesError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,7 @@ class Settings:
                 format=entry.get("format", "json" if source else "csv"),
                 date_formats=tuple([formats] if isinstance(formats, str) else formats),
                 columns=dict(entry.get("columns", {})),
+                classify=_city_rules(key.lower(), entry.get("classify", {})),
                 source=source,
             )
         if not cities:
