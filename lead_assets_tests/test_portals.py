@@ -389,3 +389,15 @@ def test_leads_score_pulls_then_scores_and_refetch_asks_again(portal, tmp_path, 
     assert main(argv) == 0 and len(state.requests) == n            # already fetched: no request
     assert main([*argv, "--refetch"]) == 0 and len(state.requests) > n
     assert "permits in" in capsys.readouterr().out
+
+
+def test_a_partition_records_what_was_fetched(portal, instance):
+    settings, _, server = portal
+    assert _run(settings, instance, "austin_arc", DAYS[2], DAYS[2]).success
+    record = instance.fetch_materializations(dg.AssetKey("permit_pulls"), limit=1).records[0]
+    md = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+    manifest = read_manifest(settings.landing_dir, "austin_arc", DAYS[2])
+    assert (md["status"], md["pages"], md["rows"], md["fetched_at"]) == \
+        ("fetched", manifest["pages"], manifest["rows"], manifest["fetched_at"])
+    assert md["url"].startswith(f"{server.url}/arcgis/rest/services/Permits/FeatureServer/0/query?where=")
+    assert md["source"].startswith("ArcGIS layer ")

@@ -41,6 +41,7 @@ def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         if not failed:
             # One result for the run (so raw_permits runs next); the per-partition figures are in it.
             fetched = [p for p in results if p.status == "fetched"]
+            single = _metadata(results[0]) if len(results) == 1 else {}   # one partition: its own figures
             yield dg.MaterializeResult(metadata={
                 "partitions": partition_label(context.partition_keys),
                 "fetched": len(fetched),
@@ -52,6 +53,7 @@ def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 "pulls": dg.MetadataValue.json([{"partition": f"{p.city}|{p.day}", **{
                     k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in _metadata(p).items()}}
                     for p in results if p.status != "file drop"]),
+                **single,
             })
             return
         # The days that landed are recorded; the failed ones stay unmaterialized and the run fails,
