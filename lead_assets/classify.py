@@ -154,7 +154,7 @@ class ClassificationRules:
                 raise RulesError("[permit_number] pattern must capture the trade code in a group")
             _check_codes(number.get("codes", {}), "[permit_number.codes]")
         for key, value in raw.get("drift", {}).items():
-            if key not in ("baseline_days", "other_jump", "new_type_share", "min_rows"):
+            if key not in ("baseline_days", "min_history_days", "other_jump", "new_type_share", "min_rows"):
                 raise RulesError(f"[drift]: unknown key {key!r}")
             if not isinstance(value, (int, float)) or value <= 0:
                 raise RulesError(f"[drift] {key} must be a positive number")

@@ -47,10 +47,11 @@ def drift_warnings(rows: list[dict]) -> list[str]:
     """One line per partition whose vocabulary jumped (rows from `drift_sql`)."""
     cfg = default_rules().drift
     min_rows, jump, new_share = int(cfg.get("min_rows", 20)), cfg.get("other_jump", 0.15), cfg.get("new_type_share", 0.25)
+    min_history = int(cfg.get("min_history_days", 7))
     out = []
     for r in rows:
-        if r["rows"] < min_rows or not r["history_days"]:
-            continue  # too few permits to judge, or the city's first day (everything is new)
+        if r["rows"] < min_rows or r["history_days"] < min_history:
+            continue  # too few permits to judge, or a city too new to know its vocabulary
         where = f"{r['city']} {r['permit_day']:%Y-%m-%d}"
         if r["baseline_other"] is not None and r["other_share"] - r["baseline_other"] > jump:
             out.append(f"{where}: {r['other_share']:.0%} in other (was {r['baseline_other']:.0%})")

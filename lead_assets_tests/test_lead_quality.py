@@ -3,7 +3,7 @@ with figures computed by hand, the rules file's checks, `leads vocab` and the dr
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,6 +237,32 @@ def test_drift_warns_on_a_jump_of_other_and_of_new_types():
     warnings = drift_warnings([jumped])
     assert warnings[0] == "plano 2026-11-20: 45% in other (was 5%)"
     assert "60% of permits have a type never seen before (Bldg-Res-New | Std)" in warnings[1]
-    # A city's first day, or a handful of permits, is not drift.
-    assert drift_warnings([dict(jumped, history_days=0)]) == []
+    # A city's first week, or a handful of permits, is not drift.
+    assert drift_warnings([dict(jumped, history_days=3)]) == []
     assert drift_warnings([dict(jumped, rows=3)]) == []
+
+
+def test_drift_sql_flags_a_feed_that_renamed_its_types(project):
+    """Score ten demo days, then rename one city-day's permit types as a changed feed would."""
+    from lead_assets.demo_data import generate_demo
+    from lead_assets.ingest import ingest
+    from lead_assets.scoring import score
+    from lead_assets.warehouse import connect, register_partitions
+    from lead_assets.drift import drift_sql
+    from lead_assets_tests.conftest import TODAY, all_partitions
+    shutil.rmtree(project.landing_dir.parent)
+    generate_demo(project.landing_dir.parent, TODAY - timedelta(days=1), days=10)
+    parts = all_partitions(project, days=10)
+    ingest(project, parts)
+    last = max(d for _, d in parts)
+    with connect(project.warehouse_path) as con:
+        con.execute("UPDATE raw_permits SET permit_type = 'Bldg-' || md5(permit_num), work_class = NULL "
+                    "WHERE city = 'plano' AND permit_day = ?", [last])
+    score(project, parts)
+    with connect(project.warehouse_path) as con:
+        register_partitions(con, [("plano", last), ("plano", last - timedelta(days=1))])
+        rows = con.execute(drift_sql()).df().to_dict("records")
+    changed, before = (r for r in sorted(rows, key=lambda r: r["permit_day"], reverse=True))
+    assert changed["new_type_share"] == 1.0 and before["new_type_share"] < 0.3
+    warnings = drift_warnings(rows)
+    assert len(warnings) >= 1 and all(w.startswith(f"plano {last:%Y-%m-%d}") for w in warnings)
