@@ -50,6 +50,12 @@ REAL_ROWS = [
     ("2015-023284 EP", "electrical", "temporary_power"),
     ("2015-023372 EP", "electrical", "temporary_power"),
     ("2015-023187 EP", "electrical", "temporary_power"),
+    # a builder that pulled 11 new-home permits in two weeks is a production builder (data rule)
+    ("2015-023415 BP", "new_construction", "production_builder"),
+    # ... but the electrician wiring those subdivisions is not
+    ("2015-023284 EP", "electrical", "temporary_power"),
+    # a housing authority's complex: every permit at the site is public work
+    ("2015-015249 EP", "commercial_electrical", "government"),
     # government owners, telecom towers, temporary event structures
     ("2015-024272 PP", "commercial_plumbing", "government"),   # owner: Austin ISD
     ("2015-021993 BP", "other", "government"),                 # telecom tower antennas
@@ -97,6 +103,13 @@ def test_a_roof_named_as_part_of_a_new_structure_is_not_a_roof_job():
     got = classify("New detached garage with hip roof, roof height 14 ft", "R- 438 Residential Garage/Carport Addn", "New")
     assert got.category == "addition"
     assert classify("Re-roof, 30 squares, architectural shingles").category == "roof"
+
+
+@pytest.mark.parametrize("number, trade", [
+    ("2015-012345 EP", "electrical"), ("EP-26-000123", "electrical"), ("2015-0001 MP", "hvac"),
+    ("B26-00012", "other"), ("2015-STEP", "other")])
+def test_the_permit_number_carries_the_trade(number, trade):
+    assert classify("per plans", "Residential", None, None, number).category == trade
 
 
 def test_the_first_trade_named_is_the_job():
