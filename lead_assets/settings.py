@@ -39,6 +39,7 @@ class CitySource:
     format: str                       # csv | json
     date_formats: tuple[str, ...]
     columns: dict[str, str]           # canonical field -> source column
+    projects: object | None = None    # ProjectRules from [cities.<key>.projects] (lead_assets/projects.py)
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "json"):
@@ -158,6 +159,8 @@ class Settings:
             value = overrides.get(key) or os.environ.get(env) or paths.get(key, default)
             return (base / value).resolve()
 
+        from lead_assets.projects import ProjectRules  # it imports ConfigError from here
+
         cities = {}
         for key, entry in raw.get("cities", {}).items():
             formats = entry.get("date_format", "%Y-%m-%d")
@@ -168,6 +171,7 @@ class Settings:
                 format=entry.get("format", "csv"),
                 date_formats=tuple([formats] if isinstance(formats, str) else formats),
                 columns=dict(entry.get("columns", {})),
+                projects=ProjectRules.from_toml(key, entry["projects"]) if "projects" in entry else None,
             )
         if not cities:
             raise ConfigError(f"{path}: no [cities.*] entries")
