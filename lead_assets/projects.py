@@ -10,7 +10,7 @@ project when they
 3. or, failing both, stand at the same normalized address within `address_window_days`
    with compatible work: a lone trade permit (no base-number siblings, not a building permit
    by `building_pattern`, matched on "permit number | permit type") joins the nearest project
-   at its address; two known projects (a house and a pool, two base numbers) never merge on
+   at its address, or another lone trade permit with the same text; two known projects (a house and a pool, two base numbers) never merge on
    the address alone.
 
 Grouping spans partitions: it is recomputed over all of a city's raw permits on every
@@ -141,6 +141,7 @@ def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
             return size[root] == 1 and not has_building[root]
 
         days = pd.to_datetime(permits["permit_day"]).tolist()
+        texts = [re.sub(r"\W+", " ", str(t)).strip().lower() for t in permits["description"].fillna("")]
         recent: dict[str, list[int]] = {}
         for i, addr in enumerate(permits["address_key"].tolist()):
             if not isinstance(addr, str) or not addr:
@@ -153,6 +154,10 @@ def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
                 # (or another lone trade permit); two known projects (two base numbers, two
                 # building permits: a house and a pool) never merge on the address alone.
                 if ri == rj or not (loose(ri) or loose(rj)) or (has_building[ri] and has_building[rj]):
+                    continue
+                # Two lone trade permits are one job only when they say the same thing (an EP and
+                # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
+                if loose(ri) and loose(rj) and texts[i] != texts[j]:
                     continue
                 groups.union(ri, rj)
                 root = groups.find(ri)
