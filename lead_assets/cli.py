@@ -198,8 +198,10 @@ def cmd_list(args, settings: Settings) -> int:
         if frame.empty:
             print("no leads match")
             return 0
-        cols = ["permit_id", "city", "category", "tier", "score", "status", "owner_name", "property_address"]
+        cols = ["permit_id", "city", "category", "tier", "score", "status", "owner_name", "property_address",
+                "other_permits"]
         show = frame[cols].copy()
+        show["other_permits"] = show["other_permits"].fillna("")
         show["owner_name"] = show["owner_name"].fillna("").str.slice(0, 28)
         show["property_address"] = show["property_address"].fillna("").str.slice(0, 32)
         print(show.to_string(index=False))

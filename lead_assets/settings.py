@@ -47,6 +47,7 @@ class CitySource:
     columns: dict[str, str]           # canonical field -> source column
     classify: CityRules = field(default_factory=CityRules)  # [cities.<key>.classify]: type map, number codes
     source: "PortalSource | None" = None  # [cities.X.source]: a Socrata / ArcGIS portal; None = file drop
+    projects: object | None = None    # ProjectRules from [cities.<key>.projects] (lead_assets/projects.py)
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "json"):
@@ -173,6 +174,8 @@ class Settings:
             value = overrides.get(key) or os.environ.get(env) or paths.get(key, default)
             return (base / value).resolve()
 
+        from lead_assets.projects import ProjectRules  # it imports ConfigError from here
+
         cities = {}
         timezone = raw.get("partitions", {}).get("timezone", "America/Chicago")
         from lead_assets.portals.config import DATE_FORMATS, parse_source
@@ -190,6 +193,7 @@ class Settings:
                 columns=dict(entry.get("columns", {})),
                 classify=_city_rules(key.lower(), entry.get("classify", {})),
                 source=source,
+                projects=ProjectRules.from_toml(key, entry["projects"]) if "projects" in entry else None,
             )
         if not cities:
             raise ConfigError(f"{path}: no [cities.*] entries")
