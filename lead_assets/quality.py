@@ -153,7 +153,8 @@ def compare(labels: pd.DataFrame, predicted: pd.DataFrame) -> EvalReport:
 
 def scratch_settings(settings: Settings, city: str, workdir: Path, rows: list[Path] | None) -> Settings:
     """The city alone, in a scratch warehouse; every day of its feed is a partition."""
-    source = settings.city(city)
+    # Labels are per permit (LABELLING.md): classify each permit, not each project.
+    source = dataclasses.replace(settings.city(city), projects=None)
     landing = settings.landing_dir
     if rows:
         landing = workdir / "landing"
