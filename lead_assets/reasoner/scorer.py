@@ -10,8 +10,10 @@ Per candidate row (see scoring.prepare for the columns):
 * a failed lead is a RETRY row (score -1) with attempts + 1 and the reason, until it has
   failed LEADS_MAX_ATTEMPTS times: then it keeps its rules score (scorer "rules:fallback")
   and goes to review as "unscorable" instead of being retried forever;
-* an answer that disagrees with the rules scorer by LEADS_DISAGREE_AT points or more, or
-  a permit whose text tries to instruct the model, goes to review with the reason.
+* an answer that disagrees with the rules scorer by LEADS_DISAGREE_AT points or more
+  (uncapped scores), a category other than the rules' (see checks.py for which one the
+  buyer file uses), or a permit whose text tries to instruct the model, goes to review
+  with the reason.
 
 The warehouse is opened only for short moments (cache lookup, cache writes, the usage
 ledger); never while a request is in flight.
@@ -23,11 +25,13 @@ import time
 
 import pandas as pd
 
+from lead_assets.reasoner.checks import decide_category, ideal_contractor_problem
 from lead_assets.reasoner.cache import ensure_tables, lookup, record_usage, store
 from lead_assets.reasoner.client import ModelCaller, Outcome, Request, request_body, run_coroutine
 from lead_assets.reasoner.config import ReasonerSettings
 from lead_assets.reasoner.prompt import PROMPT_VERSION, input_hash, permit_input, suspected_injection
 from lead_assets.reasoner.schema import MAX_FLAGS, SCHEMA_VERSION, Usage, Verdict, clean_text, sanitize_flag
+from lead_assets.rules_scorer import BASE
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CAPPED_AT_C, CATEGORIES
 from lead_assets.warehouse import connect
@@ -37,6 +41,7 @@ FLUSH_SECONDS = 30.0       # cache writes during a long run, at most this far ap
 MAX_MODEL_FLAGS = 8
 ERROR_MAX = 200
 
+FACTORS = ("f_job", "f_home", "f_fresh", "f_occupied", "f_pulled", "f_contact")
 REPORT_KEYS = ("model_calls", "cache_hits", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
                "retry_rows", "unscorable", "disagreements")
 
@@ -135,7 +140,8 @@ class ReasonerScorer:
             cols = {c: final[c].tolist() for c in (
                 "score", "reasoning", "category", "scorer", "model_flags", "ideal_contractor_override",
                 "contact_priority_override", "attempts", "last_error", "extra_review")}
-            counts = dict(cache_hits=0, retry_rows=0, unscorable=0, disagreements=0, suspected_injection=0)
+            counts = dict(cache_hits=0, retry_rows=0, unscorable=0, disagreements=0, suspected_injection=0,
+                          category_differs=0)
 
             def failed(i: int, reason: str, attempts: int) -> None:
                 reason = cfg.scrub(reason, ERROR_MAX)
@@ -180,6 +186,7 @@ class ReasonerScorer:
                                            batch=via == "batch"), 6),
                 "retry_rows": counts["retry_rows"], "unscorable": counts["unscorable"],
                 "disagreements": counts["disagreements"], "suspected_injection": counts["suspected_injection"],
+                "category_differs": counts["category_differs"],
                 "leads": int(sum(live)), "leads_sent": len(requests), "batch_pending": batch_pending,
                 "model_seconds": round(seconds, 3), "model": cfg.model, "prompt_version": PROMPT_VERSION,
                 "via": via,
@@ -209,11 +216,14 @@ class ReasonerScorer:
     def _apply(self, i: int, rec: dict, v: Verdict, permit: dict, cols: dict, counts: dict) -> None:
         cfg = self.cfg
         rules_category = rec.get("category") if rec.get("category") in CATEGORIES else "other"
-        category = v.category if v.category in CATEGORIES else rules_category
+        category, differs = decide_category(rules_category, v.category)
         score = min(v.score, 49) if category in CAPPED_AT_C else v.score
-        rules = int(rec["score"])
-        review = []
-        if abs(score - rules) >= cfg.disagree_at:
+        review = [differs] if differs else []
+        if differs:
+            counts["category_differs"] += 1
+        # Uncapped on both sides: a lead the model called `other` (capped at 49) must still be
+        # compared on what the model thought it was worth.
+        if abs(v.score - rules_uncapped(rec)) >= cfg.disagree_at:
             review.append("model_rules_disagree")
             counts["disagreements"] += 1
         if "suspected_injection" in v.flags or suspected_injection(permit):
@@ -221,17 +231,31 @@ class ReasonerScorer:
             counts["suspected_injection"] += 1
         if "needs_human_review" in v.flags:
             review.append("model_requested_review")
-        flags = [sanitize_flag(f"model:{f}") for f in (*v.flags, *v.notes)][:MAX_MODEL_FLAGS]
+        notes = list(v.notes)
+        ideal = v.ideal_contractor
+        if ideal_contractor_problem(ideal, permit):
+            ideal = None                                  # the rules' description of the category
+            notes.append("ideal_contractor_replaced")
+        flags = [sanitize_flag(f"model:{f}") for f in (*v.flags, *notes)][:MAX_MODEL_FLAGS]
         cols["score"][i] = int(score)
         cols["category"][i] = category
         cols["reasoning"][i] = v.reasoning
-        cols["ideal_contractor_override"][i] = v.ideal_contractor
+        cols["ideal_contractor_override"][i] = ideal
         cols["contact_priority_override"][i] = v.contact_priority
         cols["model_flags"][i] = "|".join(dict.fromkeys(flags)) or None
         cols["scorer"][i] = self.label
         cols["attempts"][i] = 0
         cols["last_error"][i] = None
         cols["extra_review"][i] = "|".join(review) or None
+
+
+def rules_uncapped(rec: dict) -> int:
+    """The rules score before the `other` cap (the base plus the factors, clamped to 0-100)."""
+    try:
+        raw = BASE + sum(int(rec[f]) for f in FACTORS)
+    except (KeyError, TypeError, ValueError):     # no factor columns: the (capped) score
+        return int(rec["score"])
+    return max(0, min(100, raw))
 
 
 __all__ = ["build_scorer", "ReasonerScorer", "REPORT_KEYS", "MAX_FLAGS"]
