@@ -118,11 +118,13 @@ class ReasonerSettings:
     batch_poll: float = 30.0
     batch_max_requests: int = 50_000
     prices: dict = field(default_factory=lambda: dict(DEFAULT_PRICES), repr=False, compare=False)
+    model_from: str = "config"                  # config | default (nothing set) | server (/v1/models)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_env(cls, **overrides) -> "ReasonerSettings":
-        model = _env("LEADS_OPENAI_MODEL", DEFAULT_MODEL)
+        configured = _env("LEADS_OPENAI_MODEL")
+        model = configured or DEFAULT_MODEL
         effort_raw = os.environ.get("LEADS_REASONING_EFFORT")
         if effort_raw is None:
             effort = "low" if is_reasoning_model(model) else None
@@ -151,6 +153,7 @@ class ReasonerSettings:
             batch_wait=_num("LEADS_BATCH_WAIT", 1800.0, float),
             batch_poll=_num("LEADS_BATCH_POLL", 30.0, float),
             prices=parse_prices(_env("LEADS_PRICES")),
+            model_from="config" if configured else "default",
         )
         return cls(**values).with_overrides(**overrides)
 
@@ -160,6 +163,8 @@ class ReasonerSettings:
         if unknown:
             raise ConfigError(f"unknown reasoner setting(s): {', '.join(unknown)}")
         values = {k: v for k, v in overrides.items() if v is not None}
+        if "model" in values and "model_from" not in values:
+            values["model_from"] = "config"
         for k in ("reasoning_effort", "base_url", "temperature"):   # "" clears an optional setting
             if values.get(k) == "":
                 values[k] = None
@@ -216,17 +221,21 @@ class ReasonerSettings:
         return self.model + (f"+effort={self.reasoning_effort}" if self.reasoning_effort else "")
 
     def price(self) -> tuple[float, float, float] | None:
+        """The model's price, or None: never another model's (only a dated snapshot of a
+        listed model, gpt-5-mini-2025-08-07, takes that model's price)."""
         if self.model in self.prices:
             return self.prices[self.model]
-        for name in sorted(self.prices, key=len, reverse=True):   # dated snapshots: gpt-5-mini-2025-08-07
-            if self.model.startswith(name + "-"):
-                return self.prices[name]
+        snapshot = re.match(r"^(.+)-\d{4}-\d{2}-\d{2}$", self.model)
+        if snapshot and snapshot.group(1) in self.prices:
+            return self.prices[snapshot.group(1)]
         return None
 
-    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int, *,
+             batch: bool = False) -> float | None:
+        """USD, or None when the price table has no price for the model (cost unknown)."""
         p = self.price()
         if p is None:
-            return 0.0
+            return None
         uncached = max(input_tokens - cached_tokens, 0)
         usd = (uncached * p[0] + cached_tokens * p[1] + output_tokens * p[2]) / 1_000_000
         return usd * (BATCH_DISCOUNT if batch else 1.0)

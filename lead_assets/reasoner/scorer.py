@@ -29,6 +29,7 @@ from lead_assets.reasoner.checks import decide_category, ideal_contractor_proble
 from lead_assets.reasoner.cache import ensure_tables, lookup, record_usage, store
 from lead_assets.reasoner.client import ModelCaller, Outcome, Request, request_body, run_coroutine
 from lead_assets.reasoner.config import ReasonerSettings
+from lead_assets.reasoner.models import resolve_model
 from lead_assets.reasoner.prompt import PROMPT_VERSION, input_hash, permit_input, suspected_injection
 from lead_assets.reasoner.schema import MAX_FLAGS, SCHEMA_VERSION, Usage, Verdict, clean_text, sanitize_flag
 from lead_assets.rules_scorer import BASE
@@ -49,7 +50,7 @@ REPORT_KEYS = ("model_calls", "cache_hits", "input_tokens", "output_tokens", "ca
 def build_scorer(settings: Settings, log=None, **overrides) -> "ReasonerScorer":
     """The reasoner scorer for `scoring.score(scorer=...)`. Settings from the environment,
     `overrides` (ReasonerSettings field names; None = keep) on top. Fails at once without a key."""
-    cfg = ReasonerSettings.from_env(**overrides).require_key()
+    cfg = resolve_model(ReasonerSettings.from_env(**overrides).require_key(), log=log)
     return ReasonerScorer(settings, cfg, log=log)
 
 
@@ -127,6 +128,7 @@ class ReasonerScorer:
         outcomes: dict[str, Outcome] = {}
         unsaved: list = []
         usage, calls, via, seconds, batch_pending = Usage(), 0, "sync", 0.0, 0
+        flow: dict = {}
         if requests and cfg.batch and len(requests) >= cfg.batch_min:
             from lead_assets.reasoner.batch import BatchRunner
             runner = BatchRunner(cfg, self.settings.warehouse_path, log=self.log)
@@ -135,6 +137,9 @@ class ReasonerScorer:
         elif requests:
             outcomes, caller, unsaved = self._run_sync(requests)
             usage, calls, seconds = caller.stats.usage, caller.stats.calls, caller.stats.seconds
+            flow = {"effective_concurrency": caller.stats.effective_concurrency,
+                    "concurrency_peak": caller.stats.peak_limit, "concurrency_ceiling": cfg.concurrency,
+                    "concurrency_backoffs": caller.stats.limit_decreases, "resends": caller.stats.retries}
 
         try:   # a bug below must not lose answers already paid for
             cols = {c: final[c].tolist() for c in (
@@ -178,18 +183,21 @@ class ReasonerScorer:
 
             for c, values in cols.items():   # explicit dtypes: an all-NULL column must still read as VARCHAR
                 final[c] = pd.Series(values, index=final.index, dtype="int32" if c in INT_COLUMNS else "string")
+            cost = cfg.cost(usage.input_tokens, usage.cached_tokens, usage.output_tokens, batch=via == "batch")
+            retry_errors = [e for e, s in zip(cols["last_error"], cols["score"]) if s == -1 and e]
             report = {
                 "model_calls": int(calls), "cache_hits": counts["cache_hits"],
                 "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
                 "cached_tokens": usage.cached_tokens,
-                "cost_usd": round(cfg.cost(usage.input_tokens, usage.cached_tokens, usage.output_tokens,
-                                           batch=via == "batch"), 6),
+                # None: the price table has no price for this model (never another model's price)
+                "cost_usd": None if cost is None else round(cost, 6), "cost_known": cost is not None,
                 "retry_rows": counts["retry_rows"], "unscorable": counts["unscorable"],
                 "disagreements": counts["disagreements"], "suspected_injection": counts["suspected_injection"],
                 "category_differs": counts["category_differs"],
                 "leads": int(sum(live)), "leads_sent": len(requests), "batch_pending": batch_pending,
                 "model_seconds": round(seconds, 3), "model": cfg.model, "prompt_version": PROMPT_VERSION,
-                "via": via,
+                "via": via, "model_from": cfg.model_from, "endpoint": cfg.endpoint,
+                **flow, **top_reasons(retry_errors),
             }
         except BaseException:
             if unsaved:
@@ -205,12 +213,10 @@ class ReasonerScorer:
                              seconds=time.monotonic() - started)
         self._info(f"reasoner: {calls:,} model calls, {counts['cache_hits']:,} cache hits, "
                    f"{usage.input_tokens:,} in / {usage.output_tokens:,} out / {usage.cached_tokens:,} cached tokens, "
-                   f"~${report['cost_usd']:.4f}; {counts['retry_rows']:,} RETRY, {counts['unscorable']:,} unscorable, "
+                   f"{cost_text(report['cost_usd'], cfg.model)}; {counts['retry_rows']:,} RETRY, {counts['unscorable']:,} unscorable, "
                    f"{counts['disagreements']:,} model/rules disagreements")
         if counts["retry_rows"] and self.log:
-            reasons = pd.Series([e for e, s in zip(cols["last_error"], cols["score"]) if s == -1]).value_counts()
-            self.log.warning("reasoner: RETRY rows by reason: " + "; ".join(
-                f"{r} x{k}" for r, k in reasons.head(5).items()))
+            self.log.warning(f"reasoner: RETRY rows by reason ({cfg.endpoint}): {report.get('retry_reasons', '')}")
         return final
 
     def _apply(self, i: int, rec: dict, v: Verdict, permit: dict, cols: dict, counts: dict) -> None:
@@ -247,6 +253,26 @@ class ReasonerScorer:
         cols["attempts"][i] = 0
         cols["last_error"][i] = None
         cols["extra_review"][i] = "|".join(review) or None
+
+
+def failure_kind(reason: str) -> str:
+    """A RETRY reason without its per-lead detail, so that equal causes count together."""
+    import re
+    kind = re.sub(r"\(after \d+ tries\)", "", reason)
+    kind = re.sub(r"invalid JSON: .*", "invalid JSON", kind)
+    return " ".join(kind.split())[:90]
+
+
+def top_reasons(errors: list[str], n: int = 3) -> dict:
+    """{"retry_reasons": "timeout after 60s x5; HTTP 503: ... x2"} (empty without RETRY rows)."""
+    if not errors:
+        return {}
+    counts = pd.Series([failure_kind(e) for e in errors]).value_counts()
+    return {"retry_reasons": "; ".join(f"{r} x{k}" for r, k in counts.head(n).items())}
+
+
+def cost_text(cost: float | None, model: str) -> str:
+    return f"~${cost:.4f}" if cost is not None else f"cost unknown (no price for {model}: set LEADS_PRICES)"
 
 
 def rules_uncapped(rec: dict) -> int:
