@@ -23,7 +23,8 @@ from lead_assets.scoring import prepare
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CATEGORIES, RETRY_FILE, REVIEW_FILE, export_key
 from lead_assets.warehouse import connect
-from lead_assets_tests.openai_server import (FakeOpenAI, bad_request, content_filter, drop, malformed, ok,
+from lead_assets_tests.openai_server import (FakeOpenAI, bad_request, content_filter, default_responder, drop,
+                                             last_user_message, malformed, ok,
                                              rate_limited, refusal, server_error, timeout, truncated,
                                              unauthorized, wrong_values)
 
@@ -215,6 +216,20 @@ class World:
                 if m.get("role") == "user"]
 
 
+def permit_of(body: dict) -> dict:
+    """The permit JSON the reasoner put between <permit> and </permit>."""
+    import json
+    text = last_user_message(body)
+    return json.loads(text.split("<permit>\n", 1)[1].rsplit("\n</permit>", 1)[0])
+
+
+def agreeing_responder(body: dict) -> dict:
+    """The default answer, with the rules' category (a model that takes the hint)."""
+    answer = default_responder(body)
+    answer["category"] = permit_of(body).get("rules_category") or "other"
+    return answer
+
+
 @pytest.fixture
 def world(template, tmp_path, monkeypatch):
     root = tmp_path / "w"
@@ -223,7 +238,7 @@ def world(template, tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LEADS_TODAY", TODAY)
     monkeypatch.setenv("DAGSTER_HOME", str(template["home"]))
-    with FakeOpenAI() as server:
+    with FakeOpenAI(responder=agreeing_responder) as server:
         for name, value in {"LEADS_OPENAI_BASE_URL": server.base_url, "LEADS_OPENAI_API_KEY": KEY,
                             "LEADS_OPENAI_MODEL": MODEL, "LEADS_RPM": "0", "LEADS_CONCURRENCY": "8",
                             "LEADS_BACKOFF_BASE": "0.001", "LEADS_OPENAI_TIMEOUT": "5",
@@ -264,7 +279,8 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
 
     # A healthy server; the command the operator runs: only the RETRY rows go to the model.
     world.server.reset()
-    world.server.responder = lambda body: {"category": "roof", "reasoning": "Solid job.", "score": 72,
+    world.server.responder = lambda body: {"category": permit_of(body)["rules_category"],
+                                           "reasoning": "Solid job.", "score": 72,
                                            "contact_priority": "email", "ideal_contractor": "roofing contractor",
                                            "flags": []}
     monkeypatch.setenv("LEADS_DISAGREE_AT", "101")                 # this test checks tier files, not review
@@ -272,7 +288,7 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
     assert leads_main(["--config", str(world.root / "leads.toml"), "score", "--reasoner",
                        "--retry-only", str(retry_csv)]) == 0
     out = capsys.readouterr().out
-    assert f"calls {len(FAULTS)}" in out and "cache hits" in out and "cost $" in out
+    assert f"model calls     {len(FAULTS):>7,}" in out and "cache hits" in out and "cost $" in out
 
     assert world.server.calls == len(FAULTS)                         # exactly the RETRY leads, once each
     sent = world.user_messages()
@@ -281,7 +297,9 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
     assert not (after["tier"] == "RETRY").any()
     for tag in FAULTS:
         row = after.loc[picks[tag]]
-        assert (row["score"], row["tier"], row["attempts"], row["category"]) == (72, "B", 0, "roof")
+        capped = row["category"] == "other"                          # uncategorized: tier C at most
+        assert (row["score"], row["tier"], row["attempts"]) == ((49, "C", 0) if capped else (72, "B", 0))
+        assert "model_category_differs" not in str(row["review_reasons"])
         assert pd_isna(row["last_error"])
         if not row["needs_review"]:
             assert picks[tag] in world.file_ids(f"{export_key(row['category'], row['tier'])}.csv")
