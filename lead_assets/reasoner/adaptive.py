@@ -6,8 +6,8 @@ which the server then also has to run. So the client keeps its own limit, AIMD-s
 
 * it starts at 2 and doubles while answers come back as fast as the fastest seen (slow
   start), then grows by about one request per round trip (additive increase);
-* an answer much slower than the fastest one (LATENCY_TOLERANCE x the minimum + LATENCY_SLACK) means the
-  server is queueing: the limit drops to 3/4;
+* an answer much slower than the fastest one (LATENCY_TOLERANCE x the minimum + LATENCY_SLACK)
+  means the server is queueing: the limit drops to 3/4;
 * a timeout, a 429, a 503 or a dropped connection halves it;
 * at most one decrease per round trip, so one burst of slow answers counts once; never
   below 1, never above the ceiling.
@@ -21,8 +21,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-LATENCY_TOLERANCE = 1.5       # an answer this many times slower than the fastest: the server queues
-LATENCY_SLACK = 0.1           # ... plus this many seconds (scheduling noise on a busy machine)
+LATENCY_TOLERANCE = 1.3       # an answer this many times slower than the fastest: the server queues
+LATENCY_SLACK = 0.05          # ... plus this many seconds (scheduling noise on a busy machine)
 START = 2
 QUEUE_DECREASE = 0.75
 ERROR_DECREASE = 0.5
