@@ -462,3 +462,65 @@ def test_dry_run_with_the_reasoner_scores_a_scratch_copy(world, capsys):
     assert code == 0 and "dry run" in out and "leads scored" in out
     assert world.server.calls > 0                          # build_scorer(dry settings) did call the model
     assert world.rows().empty                              # the real warehouse is untouched
+
+
+# ---------------------------------------------------------------------- a weak model, a failing server
+
+def test_a_model_that_answers_other_for_everything_sends_leads_to_review_not_to_other(world):
+    world.score(scorer="rules")
+    rules = world.rows()
+    world.server.answer_category = "other"
+    world.score()
+    rows = world.rows()
+    world.exports()
+    live = rows[~rows["discarded"]]
+    trade = live[rules.loc[live.index, "category"] != "other"]
+    assert len(trade) > 10
+    for pid, row in trade.iterrows():
+        cat = rules.loc[pid, "category"]
+        assert row["category"] == cat                                   # the rules' category stands
+        assert row["needs_review"] and f"model_category_differs:{cat}->other" in row["review_reasons"]
+    # nothing lands in other/other on the model's word alone
+    assert world.file_ids("other/other/tier_c.csv") <= set(rules.index[rules["category"] == "other"])
+    assert set(trade.index) <= world.file_ids(REVIEW_FILE)
+
+
+def test_a_contractor_name_in_ideal_contractor_is_replaced_by_the_trade(world):
+    def responder(body):
+        answer = agreeing_responder(body)
+        answer["ideal_contractor"] = permit_of(body).get("contractor_name") or "Bob Smith"
+        return answer
+    world.server.responder = responder
+    world.score()
+    rows = world.rows()
+    live = rows[~rows["discarded"]]
+    assert len(live) > 10
+    from lead_assets.rules_scorer import IDEAL_CONTRACTOR
+    for _, row in live.iterrows():
+        assert row["ideal_contractor"] == IDEAL_CONTRACTOR[row["category"]]
+        assert "model:ideal_contractor_replaced" in row["flags"]
+
+
+def test_the_cli_explains_retry_rows_and_retry_counts_only_what_it_rescored(world, capsys, monkeypatch):
+    config = str(world.root / "leads.toml")
+    monkeypatch.setenv("LEADS_CALL_RETRIES", "0")
+    world.server.when("ZQ500X", server_error(503))
+    world.server.when("ZQ400X", server_error(503))
+    assert leads_main(["--config", config, "score", "--reasoner"]) == 0
+    out = capsys.readouterr().out
+    assert "RETRY reasons   HTTP 503: The engine is currently overloaded" in out and "x2" in out
+    assert world.server.base_url in out and KEY not in out
+    assert "model calls" in out and "concurrency" in out and "effective" in out
+
+    world.server.reset()
+    assert leads_main(["--config", config, "score", "--reasoner", "--dry-run"]) == 0
+    assert "model calls" in capsys.readouterr().out                    # the dry run names its calls too
+
+    world.server.reset()
+    assert leads_main(["--config", config, "retry", "--reasoner"]) == 0
+    out = capsys.readouterr().out
+    rescored = next(line for line in out.splitlines() if line.startswith("rescored"))
+    assert rescored.split()[1] == "2"
+    tiers = dict(zip(rescored.split()[2:10:2], rescored.split()[3:10:2]))
+    assert sum(int(tiers[t]) for t in ("A", "B", "C", "RETRY")) == 2       # only the 2 rows, not the partition
+    assert "model calls" in out and world.server.calls == 2
