@@ -71,6 +71,11 @@ def _flag(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: use 1/0, true/false, on/off")
 
 
+def _is_openai_url(base_url: str | None) -> bool:
+    host = (urlsplit(base_url or OPENAI_BASE_URL).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
 def is_reasoning_model(model: str) -> bool:
     return bool(re.match(r"^(gpt-5|o\d)", model))
 
@@ -136,7 +141,9 @@ class ReasonerSettings:
             api_key=_env(KEY_VARS),
             reasoning_effort=effort,
             concurrency=_num("LEADS_CONCURRENCY", 16),
-            rpm=_num("LEADS_RPM", 500.0, float),
+            # OpenAI's rate limits are per minute; a local server has none (its slots are
+            # what limits it, and the adaptive concurrency learns those).
+            rpm=_num("LEADS_RPM", 500.0 if _is_openai_url(_env(BASE_URL_VARS)) else 0.0, float),
             max_attempts=_num("LEADS_MAX_ATTEMPTS", 3),
             call_retries=_num("LEADS_CALL_RETRIES", 3),
             rate_limit_retries=_num("LEADS_RATE_LIMIT_RETRIES", 6),
@@ -205,8 +212,7 @@ class ReasonerSettings:
 
     @property
     def is_openai(self) -> bool:
-        host = (urlsplit(self.endpoint).hostname or "").lower()
-        return host == "api.openai.com" or host.endswith(".openai.azure.com")
+        return _is_openai_url(self.endpoint)
 
     @property
     def bounds(self) -> str:
