@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sales_commands(sub)
     from lead_assets.cli_ops import add_ops_commands      # retry, backfill
     add_ops_commands(sub)
+    from lead_assets.cli_quality import add_quality_commands  # eval, vocab
+    add_quality_commands(sub)
     return parser
 
 

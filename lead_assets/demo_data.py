@@ -396,6 +396,7 @@ CATEGORIES: dict[str, dict] = {
             "Ductless mini split system, {n} heads", "HVAC system replacement, 2 systems ({ton} ton & 3 ton)",
             "Heat pump replacement {ton} ton", "MECHANICAL - REPLACE AC UNIT",
             "Install new ductwork and {ton} ton system",
+            "Central heat and air replacement, like for like", "Change out {ton} ton heat and air system",
         ],
     },
     "plumbing": {
@@ -469,6 +470,7 @@ CATEGORIES: dict[str, dict] = {
             "Garage conversion to game room", "Conditioned Space addition", "Partial demo for room addition",
             "Master bedroom addition", "Add {sqft_s} sf conditioned space - sunroom",
             "2nd story addition - game room and bath",
+            "New detached 2-car garage, hip roof, roof height 14 ft", "New detached carport {dim}",
         ],
     },
     # Trade permits whose text describes the whole project, not the trade.
@@ -540,6 +542,7 @@ CATEGORIES: dict[str, dict] = {
                   ("Commercial Remodel", "Alteration")],
         "descs": [
             "Tenant finish-out - {tenant}", "Interior finish out for {tenant}, suite {suite}",
+            "Interior remodel, occupancy group B, suite {suite}", "Office remodel, 4th floor",
             "Commercial shell building {sqft_c} sf", "New retail shell building", "White box finish out",
             "Commercial remodel - {tenant}", "New medical office building - shell only",
         ],
@@ -562,7 +565,15 @@ CATEGORIES: dict[str, dict] = {
         "w": 1.5, "kind": "lot", "val": (300, 2500), "lag": (0, 3), "trade": "temp",
         "types": [("Temporary Power", "New")],
         "descs": ["Temp pole for construction", "temporary electric service", "TEMP POWER POLE - LOT {lot} BLK {blk}",
-                  "Temporary power for new home construction", "Temp service for construction trailer"],
+                  "Temporary power for new home construction", "Temp service for construction trailer",
+                  "Home builders loop", "Builder's loop - lot {lot} blk {blk}"],
+    },
+    # Government, telecom and event work: not leads (LABELLING.md), whoever files them.
+    "public": {
+        "w": 0.8, "kind": "com:office,retail", "val": (2000, 90000), "lag": (1, 10), "trade": "commercial",
+        "types": [("Commercial Building", "Alteration"), ("Commercial Building", "New")],
+        "descs": ["Antenna and equipment upgrade on existing cell tower", "Temporary tent and stage for festival",
+                  "Bleachers and event booths, special event", "Telecommunication tower - replace 3 antennas"],
     },
     "vague": {
         "w": 3.0, "kind": "res", "val": (500, 40000), "lag": (0, 14), "trade": "general",
@@ -582,6 +593,7 @@ BUILDER_CAT = {
         "SFR - {sub} Ph {ph} Lot {lot} Blk {blk} Plan {plan}{elev}",
         "New single family dwelling, production home, plan {plan}", "NEW RESIDENTIAL - {sqft_l} SF 2 STORY",
         "New Single Family Residence", "NEW SFR",
+        "New 1-story single-family residence, attached garage, covered porch. **VOL BUILD PROJECT**",
     ],
 }
 HOMEOWNER_OK = frozenset({"fence", "outdoor_living", "concrete", "remodel", "addition", "plumbing",

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from lead_assets.classify import CityRules, RulesError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Canonical permit fields (BLDS names in snake_case) that a source may map.
@@ -39,6 +41,7 @@ class CitySource:
     format: str                       # csv | json
     date_formats: tuple[str, ...]
     columns: dict[str, str]           # canonical field -> source column
+    classify: CityRules = field(default_factory=CityRules)  # [cities.<key>.classify]: type map, number codes
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "json"):
@@ -105,6 +108,13 @@ class AutomationSettings:
         return cls(**raw)
 
 
+def _city_rules(city: str, raw: dict) -> CityRules:
+    try:
+        return CityRules.from_toml(city, raw)
+    except RulesError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     config_path: Path
@@ -168,6 +178,7 @@ class Settings:
                 format=entry.get("format", "csv"),
                 date_formats=tuple([formats] if isinstance(formats, str) else formats),
                 columns=dict(entry.get("columns", {})),
+                classify=_city_rules(key.lower(), entry.get("classify", {})),
             )
         if not cities:
             raise ConfigError(f"{path}: no [cities.*] entries")

@@ -8,6 +8,7 @@ from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
+from lead_assets.drift import drift_sql, drift_warnings
 from lead_assets.scoring import score
 from lead_assets.settings import ConfigError
 from lead_assets.warehouse import connect, register_partitions
@@ -62,6 +63,9 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                               description="Each raw permit of the partition has exactly one scored row."),
             dg.AssetCheckSpec("tier_matches_score", asset="scored_leads", blocking=True,
                               description="A 80-100, B 50-79, C 0-49, RETRY -1; nothing else."),
+            dg.AssetCheckSpec("vocabulary_stable", asset="scored_leads", blocking=False,
+                              description="Warns when a partition's share of `other`, or of permit types never "
+                                          "seen before, jumps against the city's recent days (a feed changed)."),
         ],
     )
     def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource,
@@ -81,6 +85,7 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
             counts = con.execute(PARTITION_COUNTS_SQL).df()
+            drift = {(r["city"], r["permit_day"]): r for r in con.execute(drift_sql()).df().to_dict("records")}
             sample = con.execute("""SELECT city, permit_day, permit_id, category, score, tier,
                                            left(reasoning, 80) AS reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
@@ -93,6 +98,10 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             metadata = {k: int(row[k]) for k in ("rows", "tier_a", "tier_b", "tier_c", "retry",
                                                  "discarded", "needs_review")}
             metadata["scorer"] = config.scorer
+            vocab = drift.get((row["city"], row["permit_day"]))
+            if vocab is not None:
+                metadata["other_share"] = round(float(vocab["other_share"]), 3)
+                metadata["new_type_share"] = round(float(vocab["new_type_share"]), 3)
             if i == 0:
                 metadata.update(run_figures)
                 metadata["run_partitions"] = partition_label(context.partition_keys)
@@ -102,6 +111,10 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 metadata["preview"] = preview(sample)
             yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata,
                                           partition=partition_key(row["city"], row["permit_day"].date()))
+        warnings = drift_warnings(list(drift.values()))
+        yield dg.AssetCheckResult(
+            check_name="vocabulary_stable", passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"partitions_jumped": len(warnings), "details": "\n".join(warnings[:20]) or "none"})
         partial = config.limit is not None or config.retry_only
         for name, n in failures.items():
             yield dg.AssetCheckResult(
