@@ -65,7 +65,7 @@ def build_data(root: Path) -> tuple[Path, int]:
     tail = "[appraisal]" + base.split("[appraisal]")[1]
     plano = base.split("[cities.plano]")[1].split("[cities.frisco]")[0]
     cities = "".join(f"[cities.city{n:02d}]" + plano.replace('name = "Plano"', f'name = "City{n:02d}"')
-                     .replace("plano/", f"city{n:02d}/").replace("[cities.plano.columns]", f"[cities.city{n:02d}.columns]")
+                     .replace("plano/", f"city{n:02d}/").replace("[cities.plano.", f"[cities.city{n:02d}.")
                      for n in range(1, CITIES + 1))
     config = root / "leads.toml"
     config.write_text(head + '[paths]\nwarehouse = "warehouse.duckdb"\nlanding = "landing"\nappraisal = "cad"\n'

@@ -599,6 +599,9 @@ BUILDER_CAT = {
 HOMEOWNER_OK = frozenset({"fence", "outdoor_living", "concrete", "remodel", "addition", "plumbing",
                           "electrical", "roof", "windows", "siding", "accessory", "irrigation",
                           "demolition", "vague"})
+# Cities whose demo building projects also file trade permits under the same number.
+PROJECT_CITIES = ("plano", "allen")
+PROJECT_CATEGORIES = ("new_construction", "addition", "remodel", "pool", "builder")
 PERMIT_GROUP = {"Mechanical": "M", "Electrical": "E", "Plumbing": "P", "Sign": "S", "Solar": "E",
                 "Temporary": "E", "Pool": "B", "Irrigation": "P"}
 
@@ -699,6 +702,9 @@ class _Demo:
         self.lots: dict[str, list[dict]] = {c: [] for c in CITIES}
         self.lot_streets: dict[str, list[list]] = {}
         self.unmatched_seq = 0
+        # Trade permits of multi-permit projects come from their own generator, so adding them
+        # leaves every other demo permit exactly as it was.
+        self.sib_rng = random.Random(seed + 11)
         self.seq = {c: 1000 + self.start_date.timetuple().tm_yday * 31 + i * 517 for i, c in enumerate(CITIES)}
         self._make_properties()
 
@@ -974,7 +980,7 @@ class _Demo:
             "status": rng.choices(("Issued", "Active", "Finaled", "Void"), (90, 6, 3, 1))[0],
             "t_issued": (rng.randrange(7, 17), rng.choice((0, 5, 15, 20, 30, 40, 45, 50))),
             "t_applied": (rng.randrange(7, 18), rng.randrange(0, 60)),
-            "commercial": cat_name.startswith("commercial") or cat_name == "sign",
+            "commercial": cat_name.startswith("commercial") or cat_name == "sign", "cat": cat_name,
         }
 
     def _permit_num(self, pm: dict) -> str:
@@ -993,6 +999,32 @@ class _Demo:
         if fmt == "frisco":
             return f"{g}{yy:02d}-{seq:05d}"
         return f"{'COM' if pm['commercial'] else 'RES'}{yy:02d}-{seq:04d}"
+
+    def _siblings(self, pm: dict, di: int) -> list[tuple[int, dict]]:
+        """(day index, permit): the electrical/plumbing/mechanical permits of a building project,
+        filed under the building permit's number (same sequence, another trade letter), the same
+        day or up to a few days later (then in a later day's file)."""
+        rng = self.sib_rng
+        if (pm["city"] not in PROJECT_CITIES or pm.get("special") or pm["commercial"]
+                or pm["cat"] not in PROJECT_CATEGORIES or rng.random() >= 0.6):
+            return []
+        out = []
+        for trade in rng.sample(("electrical", "plumbing", "hvac"), rng.randint(1, 3)):
+            lag = rng.choice((0, 0, 1, 2, 4))
+            sib = dict(pm)
+            sib["ptype"], sib["wclass"] = {"electrical": ("Residential Electrical", "New"),
+                                           "plumbing": ("Residential Plumbing", "New"),
+                                           "hvac": ("Residential Mechanical", "New")}[trade]
+            sib["desc"] = f"{trade.upper() if trade == 'hvac' else trade.title()} for {pm['desc']}"
+            # Trade permits mostly carry no valuation or owner: the building permit does.
+            sib["value"] = None if rng.random() < 0.3 else float(rng.randrange(900, 15000))
+            sib["contractor"] = rng.choice(CONTRACTORS[trade])
+            sib["applicant"] = sib["contractor"]
+            sib["issued"] = pm["issued"] + timedelta(days=lag)
+            sib["sibling"] = True
+            sib["num_override"] = self._permit_num({**sib, "issued": pm["issued"]})
+            out.append((di + lag, sib))
+        return [(d, sib) for d, sib in out if d < self.days]
 
     # ---- rendering ---------------------------------------------------------------------
 
@@ -1062,6 +1094,7 @@ class _Demo:
             ("frisco", "contractor", "+1 972 555 0100"), ("mckinney", "applicant", "@SUM(A1)"),
         ]
         special_days = {i: rng.randrange(self.days) for i in range(len(specials))}
+        later: dict[tuple[str, int], list[dict]] = {}
         self.cp1252_day = self.days // 2
         for di in range(self.days):
             day = self.start_date + timedelta(days=di)
@@ -1090,7 +1123,11 @@ class _Demo:
                     pm["desc"] = "Muñoz residence – outdoor kitchen & cabana, café lights"
                     pm["special"] = True
                     pms.insert(rng.randrange(len(pms) + 1), pm)
+                for pm in list(pms):
+                    for d, sib in self._siblings(pm, di):
+                        later.setdefault((city, d), []).append(sib)
                 rows = [self._render(pm) for pm in pms]
+                rows += [self._render(sib) for sib in later.pop((city, di), [])]
                 out = list(rows)
                 # duplicates inside the file
                 for pm, row in zip(pms, rows):

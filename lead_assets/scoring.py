@@ -13,6 +13,7 @@ from datetime import date
 
 import pandas as pd
 
+from lead_assets import projects
 from lead_assets.addresses import install_macros
 from lead_assets.classify import (_alternation, address_commercial_sql, classify_sql, default_rules, owner_commercial_sql,
                                   party_discard_sql, party_key_sql, permit_trade_sql)
@@ -55,14 +56,27 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
                     if retry_only else "")
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
+    projects.refresh(con, settings, [c for c, _ in partitions])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lead_base AS
         WITH prop AS (
             SELECT * FROM property_records WHERE address_key IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY city_key, address_key
                                        ORDER BY market_value DESC NULLS LAST, prop_id) = 1
+        ), seeds AS (
+            -- the permits these partitions (and --limit / --retry-only) pick ...
+            SELECT r.city, r.permit_num FROM raw_permits r
+            JOIN parts USING (city, permit_day)
+            WHERE true {retry_filter}
+            ORDER BY r.city, r.permit_day, r.permit_num
+            {limit_sql}
+        ), members AS (
+            -- ... and every permit of their projects, whichever day it was issued
+            SELECT DISTINCT m.city, m.permit_num, m.project_id, m.is_building
+            FROM seeds JOIN permit_projects p ON p.city = seeds.city AND p.permit_num = seeds.permit_num
+            JOIN permit_projects m ON m.city = p.city AND m.project_id = p.project_id
         ), base AS (
-            SELECT r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
+            SELECT mem.project_id, mem.is_building, r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
                 coalesce(p.owner_name, r.owner_name) AS owner_name, r.description AS project_description,
                 p.market_value, r.issued_date, r.est_project_cost, p.mail_address,
                 CASE WHEN p.prop_id IS NULL OR p.mail_key IS NULL THEN NULL
@@ -76,12 +90,9 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
                 {address_commercial_sql('r.original_address', rules)} AS addr_commercial,
                 {owner_commercial_sql('coalesce(p.owner_name, r.owner_name)', rules)} AS owner_commercial
             FROM raw_permits r
-            JOIN parts USING (city, permit_day)
+            JOIN members mem ON mem.city = r.city AND mem.permit_num = r.permit_num
             LEFT JOIN city_names c ON c.city = r.city
             LEFT JOIN prop p ON p.address_key = r.address_key AND p.city_key = c.city_key
-            WHERE true {retry_filter}
-            ORDER BY r.city, r.permit_day, r.permit_num
-            {limit_sql}
         )
         SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier,
             concat_ws(chr(31), base.city, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
@@ -102,7 +113,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     _volume_builders(con, rules, city_rules)
     _public_addresses(con, rules, cls)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lead_inputs AS
+        CREATE OR REPLACE TEMP TABLE permit_inputs AS
         SELECT * EXCLUDE (class_key, text_discard),
             coalesce({party_discard_sql('parties', rules)},
                      CASE WHEN vb.party IS NOT NULL THEN 'production_builder' END,
@@ -116,6 +127,8 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
         LEFT JOIN public_addresses ga ON ga.city = lead_base.city
              AND ga.site_key = {SITE_KEY.format(k="lead_base.address_key")}
     """)
+    # One candidate per project: the model is asked (and paid) once per project.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lead_inputs AS {projects.aggregate_sql('permit_inputs')}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE candidates AS
         WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
@@ -218,7 +231,9 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, whole_
         )
         SELECT city, permit_day, permit_id, property_address, owner_name, project_description,
             market_value, issued_date, is_absentee, score, {tier} AS tier,
-            CASE category {groups} END AS trade_group, category, reasoning,
+            CASE category {groups} END AS trade_group, category,
+            -- convention: the project's other permit numbers end the reasoning
+            concat_ws('; ', reasoning, project_note) AS reasoning, project_id,
             coalesce(ideal_contractor_override, ideal_contractor) AS ideal_contractor,
             CASE WHEN {tier} = 'RETRY' THEN 'skip'
                  ELSE coalesce(contact_priority_override, contact_priority) END AS contact_priority,
@@ -257,8 +272,13 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, whole_
     with transaction(con):
         if whole_partitions:
             con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)")
-        con.execute("DELETE FROM scored_leads WHERE (city, permit_id) IN (SELECT city, permit_id FROM new_leads)")
-        con.execute("INSERT INTO scored_leads BY NAME SELECT * FROM new_leads")
+        # A project has one row, under its lead permit: drop any row one of its permits had
+        # (the lead moves when a building permit arrives after its trade permits).
+        con.execute("""DELETE FROM scored_leads WHERE (city, permit_id) IN (
+                           SELECT m.city, m.permit_num FROM permit_projects m
+                           JOIN (SELECT DISTINCT city, project_id FROM new_leads) n USING (city, project_id)
+                           UNION SELECT city, permit_id FROM new_leads)""")
+        con.execute("INSERT INTO scored_leads BY NAME SELECT * EXCLUDE (project_id) FROM new_leads")
     return _report(con, partitions)
 
 

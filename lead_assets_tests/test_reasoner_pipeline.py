@@ -382,7 +382,9 @@ def test_a_rerun_of_unchanged_permits_makes_zero_model_calls(world):
     second = world.score()
     assert world.server.calls == calls and second["model_calls"] == 0 and second["cost_usd"] == 0
     assert second["cache_hits"] == first["model_calls"] == second["leads"]
-    assert (world.rows()["score"] == scores).all()
+    after = world.rows()["score"]
+    assert set(after.index) == set(scores.index), (set(after.index) ^ set(scores.index))
+    assert (after.sort_index() == scores.sort_index()).all()
     with connect(world.settings.warehouse_path) as con:
         ledger = con.execute("SELECT model_calls, cache_hits FROM reasoner_usage ORDER BY run_at").fetchall()
     assert ledger == [(calls, 0), (0, calls)]

@@ -36,13 +36,20 @@ PARTITION_COUNTS_SQL = """
 """
 
 CHECK_SQL = {
-    # Every raw permit of the partitions appears exactly once in scored_leads.
+    # Every raw permit of the partitions is accounted for exactly once: it belongs to one
+    # project (permit_projects), and that project has exactly one scored row (under its lead).
     "every_permit_scored_once": """
-        SELECT count(*) FROM (
-            SELECT r.city, r.permit_num, count(s.permit_id) AS n
-            FROM raw_permits r JOIN parts USING (city, permit_day)
-            LEFT JOIN scored_leads s ON s.city = r.city AND s.permit_id = r.permit_num
-            GROUP BY ALL HAVING n <> 1)""",
+        WITH r AS (SELECT r.city, r.permit_num FROM raw_permits r JOIN parts USING (city, permit_day)),
+        mem AS (SELECT m.city, m.permit_num, any_value(m.project_id) AS project_id, count(*) AS n
+                FROM permit_projects m JOIN r USING (city, permit_num) GROUP BY ALL),
+        rows_per_project AS (
+            SELECT sib.city, sib.project_id, count(s.permit_id) AS n
+            FROM permit_projects sib
+            LEFT JOIN scored_leads s ON s.city = sib.city AND s.permit_id = sib.permit_num
+            WHERE (sib.city, sib.project_id) IN (SELECT city, project_id FROM mem) GROUP BY ALL)
+        SELECT count(*) FROM r LEFT JOIN mem USING (city, permit_num)
+        LEFT JOIN rows_per_project p ON p.city = mem.city AND p.project_id = mem.project_id
+        WHERE coalesce(mem.n, 0) <> 1 OR coalesce(p.n, 0) <> 1""",
     # The tier is the one the score gives.
     "tier_matches_score": """
         SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
@@ -57,10 +64,10 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
         deps=["raw_permits", dg.AssetDep("property_records", partition_mapping=dg.AllPartitionMapping())],
         backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
-        description="Every permit classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
+        description="One row per construction project (under its lead permit): classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
         check_specs=[
             dg.AssetCheckSpec("every_permit_scored_once", asset="scored_leads", blocking=True,
-                              description="Each raw permit of the partition has exactly one scored row."),
+                              description="Each raw permit of the partition is in one project, and that project has exactly one scored row."),
             dg.AssetCheckSpec("tier_matches_score", asset="scored_leads", blocking=True,
                               description="A 80-100, B 50-79, C 0-49, RETRY -1; nothing else."),
             dg.AssetCheckSpec("vocabulary_stable", asset="scored_leads", blocking=False,
