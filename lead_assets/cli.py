@@ -74,11 +74,9 @@ def _print_summary(settings: Settings, summary, started: float, parts: list[tupl
                       [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])
           + f"  | discarded {sum(m.get('discarded', 0) for m in scored):,}"
           + f"  needs review {sum(m.get('needs_review', 0) for m in scored):,}")
-    extra = [m for m in scored if "model_calls" in m]
-    if extra:
-        print(f"model           calls {sum(m['model_calls'] for m in extra):,}  "
-              f"cache hits {sum(m.get('cache_hits', 0) for m in extra):,}  "
-              f"cost ${sum(m.get('cost_usd', 0.0) for m in extra):.4f}")
+    from lead_assets.reasoner.summary import model_lines
+    for line in model_lines(scored):
+        print(line)
     print("by trade group  " + ", ".join(f"{g} {n:,}" for g, n in groups))
     print(f"files written   {files:>7,}  (unchanged files keep their bytes)")
     if summary.checks_failed:
@@ -178,6 +176,9 @@ def _dry_run(settings, cities, since, until, limit, scorer, retry_only, started)
           f"{loaded.rows_quarantined:,} quarantined")
     print(f"leads scored    {report.scored:>7,}  " + "  ".join(
         f"{t} {report.per_tier.get(t, 0):,}" for t in ("A", "B", "C", "RETRY")))
+    from lead_assets.reasoner.summary import model_lines
+    for line in model_lines([report.extra]):
+        print(line)
     print(f"files written   {len(files.written):>7,}")
     print(f"scratch         {scratch}  (warehouse and exports/ unchanged)")
     print(f"took            {time.monotonic() - started:.1f}s")

@@ -113,6 +113,8 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 metadata.update(run_figures)
                 metadata["run_partitions"] = partition_label(context.partition_keys)
                 metadata["run_rows_scored"] = report.scored
+                metadata.update({f"run_tier_{t.lower()}": int(report.per_tier.get(t, 0))
+                                 for t in ("A", "B", "C", "RETRY")})
                 metadata["preview"] = preview(sample)
             yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata,
                                           partition=partition_key(row["city"], row["permit_day"].date()))
