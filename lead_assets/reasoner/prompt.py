@@ -27,24 +27,24 @@ NAME_MAX = 120
 
 _CATEGORY_NOTES = {
     "pool": "new residential pools and spas, pool remodels and equipment",
-    "outdoor_living": "patio covers, pergolas, outdoor kitchens, decks, covered patios",
+    "outdoor_living": "patio covers, pergolas, outdoor kitchens, decks, porches, balconies, exterior wood stairs",
     "fence": "new or replacement fences, gates, retaining-wall fences",
     "roof": "re-roofs, roof repairs, storm / hail roof replacement",
-    "concrete": "driveways, flatwork, sidewalks, slabs (not foundations)",
-    "siding": "siding, stucco, exterior cladding",
+    "concrete": "driveways, approaches, flatwork, sidewalks, slabs (not foundations)",
+    "siding": "siding, stucco, masonry veneer, tuckpointing of a house",
     "windows": "window and exterior door replacement",
-    "hvac": "furnace, air-conditioner, heat pump, ductwork",
-    "plumbing": "water heaters, repipes, gas lines, sewer and fixtures",
-    "electrical": "panels, service upgrades, EV chargers, generators, solar tie-ins",
+    "hvac": "change-outs, 'central heat and air', furnaces, condensers, heat pumps, ductwork, mini-splits",
+    "plumbing": "water heaters, repipes, gas lines, water and sewer yard lines, irrigation / lawn sprinklers",
+    "electrical": "panels, service upgrades, rewiring, EV chargers, generators, solar PV (rooftop or ground)",
     "foundation": "foundation repair, piers, slab leveling",
-    "new_construction": "a new custom home (production-builder homes are not leads)",
-    "remodel": "kitchen, bath and interior remodels, garage conversions",
-    "addition": "room additions, second stories, new rooms",
+    "new_construction": "a new custom home, ADU / secondary apartment, duplex, townhouse (production-builder homes are not leads)",
+    "remodel": "kitchen, bath and interior remodels",
+    "addition": "room additions, second stories, detached garages, carports, garage conversions",
     "commercial_pool": "pools at apartments, clubs, HOAs and hotels",
     "commercial_hvac": "HVAC work on commercial buildings",
     "commercial_electrical": "electrical work on commercial buildings",
     "commercial_plumbing": "plumbing work on commercial buildings",
-    "other": "anything that fits none of the above (it can never rank above tier C)",
+    "other": "sheds, mobile-home set-ups, elevators, other commercial work (tenant finish-outs, shells, apartment complexes), unclear text; it can never rank above tier C",
 }
 
 _FLAG_NOTES = {
@@ -103,6 +103,7 @@ computed from your score by the system; do not state one.
 ## Category (exactly one of these)
 {chr(10).join(f"- {c} ({GROUP_OF[c]}): {note}" for c, note in _CATEGORY_NOTES.items())}
 Work on a business property in a trade that has a commercial_ category goes to that commercial_ category.
+A trade permit (electrical, plumbing, mechanical) is its trade even on a new house. The whole project wins over its parts: a new house "with covered patio and pool bath" is new_construction; a roof named as part of a new structure ("hip roof height 14 ft") is not a roof job.
 The permit's rules_category is what our keyword rules read from the permit type and text. It is a hint: \
 keep it unless the description clearly says the work is another trade, and say why in the reasoning when \
 you differ. Never answer "other" for work that fits a trade above: a pool, an air conditioner or condenser, \
