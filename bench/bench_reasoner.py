@@ -12,7 +12,9 @@ Reported, per scenario: wall time of the scorer against the ideal bound
 max(N x latency / concurrency, N / rate), the share of that bound reached, calls made, and
 the busiest one-second window the server saw (never above the rate limit). Then the
 same permits with concurrency 1 (the old way; timed on a sample, extrapolated), and a
-rerun (zero calls: the cache).
+rerun (zero calls: the cache). And 300 permits against a 2-slot server (the rest queue,
+like llama-server) at 200 ms each with default settings: wall time against the slot
+bound N x latency / slots, resends, RETRY rows (aim: >= 90 %, 0, 0).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ TODAY = END + timedelta(days=1)
 
 # ---------------------------------------------------------------------- the server process
 
-def _serve(conn, latency: float) -> None:
+def _serve(conn, latency: float, slots=None) -> None:
     import zlib
 
     from lead_assets.taxonomy import CATEGORIES
@@ -59,12 +61,13 @@ def _serve(conn, latency: float) -> None:
                 "contact_priority": "call" if score >= 80 else "email", "ideal_contractor": "general contractor",
                 "flags": []}
 
-    with FakeOpenAI(latency=latency, responder=responder) as srv:
+    with FakeOpenAI(latency=latency, responder=responder, slots=slots, models=["local-model"]) as srv:
         conn.send(srv.base_url)
         while True:
             cmd = conn.recv()
             if cmd == "stats":
-                conn.send({"calls": srv.calls, "max_in_flight": srv.max_in_flight, "stamps": list(stamps)})
+                conn.send({"calls": srv.calls, "max_in_flight": srv.max_in_flight, "stamps": list(stamps),
+                           "max_active": srv.max_active, "max_queued": srv.max_queued, "abandoned": srv.abandoned})
             elif cmd == "reset":
                 srv.reset()
                 stamps.clear()
@@ -74,10 +77,10 @@ def _serve(conn, latency: float) -> None:
 
 
 class Server:
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, slots=None) -> None:
         ctx = mp.get_context("spawn")   # no fork of a process that may run threads (bench/run.py)
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, latency), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(child, latency, slots), daemon=True)
         self.proc.start()
         self.base_url = self.conn.recv()
 
@@ -145,6 +148,46 @@ def _scorer(settings, base_url: str, concurrency: int, rpm: float, warehouse: Pa
                         timeout=30.0, batch=False, cache=True)
 
 
+SLOT_N, SLOT_LATENCY, SLOTS = 300, 0.200, 2
+
+
+def slot_bound(settings, cand, work: Path) -> dict:
+    """300 permits against a 2-slot server (llama-server-like: the rest queue), 200 ms each, with
+    the default settings: only the base URL and a key set (the model comes from /v1/models)."""
+    from dataclasses import replace
+
+    from lead_assets.reasoner.scorer import build_scorer
+    server = Server(SLOT_LATENCY, slots=SLOTS)
+    saved = {k: os.environ.pop(k, None) for k in ("LEADS_OPENAI_MODEL", "LEADS_CONCURRENCY", "LEADS_RPM",
+                                                  "LEADS_OPENAI_TIMEOUT", "LEADS_REASONING_EFFORT")}
+    try:
+        os.environ["LEADS_OPENAI_BASE_URL"], os.environ["LEADS_OPENAI_API_KEY"] = server.base_url, "sk-bench-local"
+        wh = _fresh_copy(settings.warehouse_path, work / "wh_slots.duckdb")
+        scorer = build_scorer(replace(settings, warehouse_path=wh))
+        t = time.monotonic()
+        final = scorer(cand.head(SLOT_N))
+        wall = time.monotonic() - t
+        rep, st = final.attrs["report"], server.stats()
+    finally:
+        server.stop()
+        for k in ("LEADS_OPENAI_BASE_URL", "LEADS_OPENAI_API_KEY"):
+            os.environ.pop(k, None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    bound = SLOT_N * SLOT_LATENCY / SLOTS
+    row = {"n": SLOT_N, "slots": SLOTS, "latency_s": SLOT_LATENCY, "wall_s": round(wall, 2),
+           "bound_s": bound, "share_of_bound": round(bound / wall, 3), "resends": rep.get("resends"),
+           "retry_rows": rep["retry_rows"], "server_calls": st["calls"], "abandoned_on_server": st["abandoned"],
+           "max_queued": st["max_queued"], "effective_concurrency": rep.get("effective_concurrency"),
+           "concurrency_ceiling": rep.get("concurrency_ceiling"), "model": rep["model"]}
+    print(f"  2-slot server, {SLOT_N} permits, {SLOT_LATENCY * 1000:.0f} ms each, default settings "
+          f"(ceiling {row['concurrency_ceiling']}, model {row['model']!r} from /v1/models): {wall:.2f} s, "
+          f"slot bound {bound:.1f} s = {row['share_of_bound']:.0%} of the bound; resends {row['resends']}, "
+          f"RETRY rows {row['retry_rows']}, {st['calls']} calls, effective concurrency "
+          f"{row['effective_concurrency']}, most queued on the server {st['max_queued']}, "
+          f"cancelled on the server {st['abandoned']}")
+    return row
+
+
 def _fresh_copy(src: Path, dest: Path) -> Path:
     import shutil
     shutil.copy2(src, dest)
@@ -155,6 +198,10 @@ def _fresh_copy(src: Path, dest: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     started = time.monotonic()
+    if argv and "--slots-only" in argv:     # just the 2-slot scenario
+        with tempfile.TemporaryDirectory(prefix="bench-reasoner-") as tmp:
+            settings, cand = _candidates(Path(tmp), SLOT_N)
+            return slot_bound(settings, cand, Path(tmp))
     server = Server(LATENCY)
     results: dict = {"n": N, "latency_s": LATENCY, "scenarios": []}
     try:
@@ -201,6 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
                     results["first_run_cost_usd"] = cost
                     results["first_run_tokens"] = {k: rep[k] for k in ("input_tokens", "cached_tokens",
                                                                         "output_tokens")}
+
+            results["two_slot_server"] = slot_bound(settings, cand, work)
 
             wh = _fresh_copy(base, work / "wh_c1.duckdb")
             server.reset()

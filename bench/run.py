@@ -65,7 +65,7 @@ def build_data(root: Path) -> tuple[Path, int]:
     tail = "[appraisal]" + base.split("[appraisal]")[1]
     plano = base.split("[cities.plano]")[1].split("[cities.frisco]")[0]
     cities = "".join(f"[cities.city{n:02d}]" + plano.replace('name = "Plano"', f'name = "City{n:02d}"')
-                     .replace("plano/", f"city{n:02d}/").replace("[cities.plano.columns]", f"[cities.city{n:02d}.columns]")
+                     .replace("plano/", f"city{n:02d}/").replace("[cities.plano.", f"[cities.city{n:02d}.")
                      for n in range(1, CITIES + 1))
     config = root / "leads.toml"
     config.write_text(head + '[paths]\nwarehouse = "warehouse.duckdb"\nlanding = "landing"\nappraisal = "cad"\n'
@@ -169,6 +169,19 @@ def main() -> None:
     print(f"   rows rescored   {rep.scored:>7,} of {rows:,}   files rewritten {len(written.written)} of {len(written.rows) if stale else 0} stale"
           f" (55 in all)")
     print(f"   time            {t_one + t_stale + t_write:7.2f}s vs {full:.2f}s full ({full / (t_one + t_stale + t_write):.0f}x less)")
+
+    print("\n5. lead quality on the hand-labelled Austin dev set (leads eval)")
+    from lead_assets.quality import compare, load_labels, predict
+    austin = Settings.load(ROOT / "examples" / "austin.toml")
+    t0 = time.perf_counter()
+    predicted = predict(austin, "austin")
+    t_eval = time.perf_counter() - t0
+    for split in ("dev", "check"):
+        rep = compare(load_labels(ROOT / "lead_assets_tests" / "fixtures" / "labels" / f"austin_{split}.csv"), predicted)
+        f = rep.figures()
+        print(f"   {split:<6} {rep.found:>4} permits  category {f['category']:6.1%}  discard P/R "
+              f"{f['discard_precision']:.2f}/{f['discard_recall']:.2f}  commercial F1 {f['commercial_f1']:.2f}")
+    print(f"   (the whole March 2015 feed, {len(predicted):,} permits, ingested and classified in {t_eval:.1f}s)")
 
     bench_reasoner = ROOT / "bench" / "bench_reasoner.py"
     if bench_reasoner.exists():

@@ -41,7 +41,7 @@ def _progress(total: int, desc: str):
 # ---------------------------------------------------------------- score / demo
 
 def _score(settings: Settings, cities: list[str], since: date, until: date, *, limit=None, scorer="rules",
-           retry_only=False, load_properties=True, label="score") -> dict:
+           retry_only=False, load_properties=True, label="score", refetch=False) -> dict:
     from lead_assets.definitions import build_defs
     from lead_assets.runs import RunSummary, load_properties as load_props, project_instance, \
         refresh_exports, score_partitions
@@ -53,7 +53,7 @@ def _score(settings: Settings, cities: list[str], since: date, until: date, *, l
             load_props(defs, instance, summary)
         bar.update(1)
         part = score_partitions(defs, settings, instance, cities, since, until, scoring=scoring,
-                                progress=bar.update)
+                                progress=bar.update, refetch=refetch)
         summary.runs += part.runs
         summary.checks_failed += part.checks_failed
         for k, v in part.metadata.items():
@@ -85,11 +85,9 @@ def _print_summary(settings: Settings, summary, started: float, parts: list[tupl
                       [("A", "tier_a"), ("B", "tier_b"), ("C", "tier_c"), ("RETRY", "retry")])
           + f"  | discarded {sum(m.get('discarded', 0) for m in scored):,}"
           + f"  needs review {sum(m.get('needs_review', 0) for m in scored):,}")
-    extra = [m for m in scored if "model_calls" in m]
-    if extra:
-        print(f"model           calls {sum(m['model_calls'] for m in extra):,}  "
-              f"cache hits {sum(m.get('cache_hits', 0) for m in extra):,}  "
-              f"cost ${sum(m.get('cost_usd', 0.0) for m in extra):.4f}")
+    from lead_assets.reasoner.summary import model_lines
+    for line in model_lines(scored):
+        print(line)
     print("by trade group  " + ", ".join(f"{g} {n:,}" for g, n in groups))
     print(f"files written   {files:>7,}  (unchanged files keep their bytes)")
     if summary.checks_failed:
@@ -151,7 +149,8 @@ def cmd_score(args, settings: Settings) -> int:
         ReasonerSettings.from_env().require_key()
     if args.dry_run:
         return _dry_run(settings, cities, since, until, args.limit, scorer, retry_only, started)
-    result = _score(settings, cities, since, until, limit=args.limit, scorer=scorer, retry_only=retry_only)
+    result = _score(settings, cities, since, until, limit=args.limit, scorer=scorer, retry_only=retry_only,
+                    refetch=args.refetch)
     _print_summary(settings, result["summary"], started, [(c, d) for c in cities for d in days_between(since, until)])
     return 0
 
@@ -188,6 +187,9 @@ def _dry_run(settings, cities, since, until, limit, scorer, retry_only, started)
           f"{loaded.rows_quarantined:,} quarantined")
     print(f"leads scored    {report.scored:>7,}  " + "  ".join(
         f"{t} {report.per_tier.get(t, 0):,}" for t in ("A", "B", "C", "RETRY")))
+    from lead_assets.reasoner.summary import model_lines
+    for line in model_lines([report.extra]):
+        print(line)
     print(f"files written   {len(files.written):>7,}")
     print(f"scratch         {scratch}  (warehouse and exports/ unchanged)")
     print(f"took            {time.monotonic() - started:.1f}s")
@@ -211,8 +213,10 @@ def cmd_list(args, settings: Settings) -> int:
         if frame.empty:
             print("no leads match")
             return 0
-        cols = ["permit_id", "city", "category", "tier", "score", "status", "owner_name", "property_address"]
+        cols = ["permit_id", "city", "category", "tier", "score", "status", "owner_name", "property_address",
+                "other_permits"]
         show = frame[cols].copy()
+        show["other_permits"] = show["other_permits"].fillna("")
         show["owner_name"] = show["owner_name"].fillna("").str.slice(0, 28)
         show["property_address"] = show["property_address"].fillna("").str.slice(0, 32)
         print(show.to_string(index=False))
@@ -238,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reasoner", action="store_true", help="score with the OpenAI model instead of the rules")
     p.add_argument("--dry-run", action="store_true", help="write CSVs to a scratch folder; change nothing")
     p.add_argument("--retry-only", metavar="RETRY_CSV", help="rescore only the RETRY rows of that file's partitions")
+    p.add_argument("--refetch", action="store_true",
+                   help="pull portal (Socrata / ArcGIS) days again even if already fetched")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("list", help="show leads from the warehouse")
@@ -253,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sales_commands(sub)
     from lead_assets.cli_ops import add_ops_commands      # retry, backfill
     add_ops_commands(sub)
+    from lead_assets.cli_quality import add_quality_commands  # eval, vocab
+    add_quality_commands(sub)
     return parser
 
 

@@ -47,11 +47,15 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
     refresh_exports(defs, settings, instance, summary=summary)
     after = retry_rows(settings)
     scored = summary.metadata.get("scored_leads", [])
-    # The tiers of the rows this command rescored (run_* figures), not of the whole partitions.
-    tiers = "  ".join(f"{t} {sum(int(m.get(f'run_{t.lower()}', 0) or 0) for m in scored):,}"
-                      for t in ("A", "B", "C", "RETRY"))
+    # run_tier_*: the rows this command rescored (not the whole partitions' tiers)
+    tiers = "  ".join(f"{t} {sum(int(m.get(k, 0) or 0) for m in scored):,}"
+                      for t, k in [("A", "run_tier_a"), ("B", "run_tier_b"), ("C", "run_tier_c"),
+                                   ("RETRY", "run_tier_retry")])
     print(f"rescored        {sum(int(m.get('run_rows_scored', 0) or 0) for m in scored):>7,}  {tiers}  "
           f"(scorer {effective_scorer(settings, scorer)}{', RETRY rows only' if retry_only else ''})")
+    from lead_assets.reasoner.summary import model_lines
+    for line in model_lines(scored):
+        print(line)
     left = {p: n for p, n in after.items() if p in set(parts)}
     print(f"RETRY rows      {sum(left.values()):>7,}  (after; "
           + ("they wait for the next retry)" if left else "none left in these partitions)"))

@@ -396,6 +396,7 @@ CATEGORIES: dict[str, dict] = {
             "Ductless mini split system, {n} heads", "HVAC system replacement, 2 systems ({ton} ton & 3 ton)",
             "Heat pump replacement {ton} ton", "MECHANICAL - REPLACE AC UNIT",
             "Install new ductwork and {ton} ton system",
+            "Central heat and air replacement, like for like", "Change out {ton} ton heat and air system",
         ],
     },
     "plumbing": {
@@ -469,6 +470,7 @@ CATEGORIES: dict[str, dict] = {
             "Garage conversion to game room", "Conditioned Space addition", "Partial demo for room addition",
             "Master bedroom addition", "Add {sqft_s} sf conditioned space - sunroom",
             "2nd story addition - game room and bath",
+            "New detached 2-car garage, hip roof, roof height 14 ft", "New detached carport {dim}",
         ],
     },
     # Trade permits whose text describes the whole project, not the trade.
@@ -540,6 +542,7 @@ CATEGORIES: dict[str, dict] = {
                   ("Commercial Remodel", "Alteration")],
         "descs": [
             "Tenant finish-out - {tenant}", "Interior finish out for {tenant}, suite {suite}",
+            "Interior remodel, occupancy group B, suite {suite}", "Office remodel, 4th floor",
             "Commercial shell building {sqft_c} sf", "New retail shell building", "White box finish out",
             "Commercial remodel - {tenant}", "New medical office building - shell only",
         ],
@@ -562,7 +565,15 @@ CATEGORIES: dict[str, dict] = {
         "w": 1.5, "kind": "lot", "val": (300, 2500), "lag": (0, 3), "trade": "temp",
         "types": [("Temporary Power", "New")],
         "descs": ["Temp pole for construction", "temporary electric service", "TEMP POWER POLE - LOT {lot} BLK {blk}",
-                  "Temporary power for new home construction", "Temp service for construction trailer"],
+                  "Temporary power for new home construction", "Temp service for construction trailer",
+                  "Home builders loop", "Builder's loop - lot {lot} blk {blk}"],
+    },
+    # Government, telecom and event work: not leads (LABELLING.md), whoever files them.
+    "public": {
+        "w": 0.8, "kind": "com:office,retail", "val": (2000, 90000), "lag": (1, 10), "trade": "commercial",
+        "types": [("Commercial Building", "Alteration"), ("Commercial Building", "New")],
+        "descs": ["Antenna and equipment upgrade on existing cell tower", "Temporary tent and stage for festival",
+                  "Bleachers and event booths, special event", "Telecommunication tower - replace 3 antennas"],
     },
     "vague": {
         "w": 3.0, "kind": "res", "val": (500, 40000), "lag": (0, 14), "trade": "general",
@@ -582,11 +593,15 @@ BUILDER_CAT = {
         "SFR - {sub} Ph {ph} Lot {lot} Blk {blk} Plan {plan}{elev}",
         "New single family dwelling, production home, plan {plan}", "NEW RESIDENTIAL - {sqft_l} SF 2 STORY",
         "New Single Family Residence", "NEW SFR",
+        "New 1-story single-family residence, attached garage, covered porch. **VOL BUILD PROJECT**",
     ],
 }
 HOMEOWNER_OK = frozenset({"fence", "outdoor_living", "concrete", "remodel", "addition", "plumbing",
                           "electrical", "roof", "windows", "siding", "accessory", "irrigation",
                           "demolition", "vague"})
+# Cities whose demo building projects also file trade permits under the same number.
+PROJECT_CITIES = ("plano", "allen")
+PROJECT_CATEGORIES = ("new_construction", "addition", "remodel", "pool", "builder")
 PERMIT_GROUP = {"Mechanical": "M", "Electrical": "E", "Plumbing": "P", "Sign": "S", "Solar": "E",
                 "Temporary": "E", "Pool": "B", "Irrigation": "P"}
 
@@ -687,6 +702,9 @@ class _Demo:
         self.lots: dict[str, list[dict]] = {c: [] for c in CITIES}
         self.lot_streets: dict[str, list[list]] = {}
         self.unmatched_seq = 0
+        # Trade permits of multi-permit projects come from their own generator, so adding them
+        # leaves every other demo permit exactly as it was.
+        self.sib_rng = random.Random(seed + 11)
         self.seq = {c: 1000 + self.start_date.timetuple().tm_yday * 31 + i * 517 for i, c in enumerate(CITIES)}
         self._make_properties()
 
@@ -962,7 +980,7 @@ class _Demo:
             "status": rng.choices(("Issued", "Active", "Finaled", "Void"), (90, 6, 3, 1))[0],
             "t_issued": (rng.randrange(7, 17), rng.choice((0, 5, 15, 20, 30, 40, 45, 50))),
             "t_applied": (rng.randrange(7, 18), rng.randrange(0, 60)),
-            "commercial": cat_name.startswith("commercial") or cat_name == "sign",
+            "commercial": cat_name.startswith("commercial") or cat_name == "sign", "cat": cat_name,
         }
 
     def _permit_num(self, pm: dict) -> str:
@@ -981,6 +999,32 @@ class _Demo:
         if fmt == "frisco":
             return f"{g}{yy:02d}-{seq:05d}"
         return f"{'COM' if pm['commercial'] else 'RES'}{yy:02d}-{seq:04d}"
+
+    def _siblings(self, pm: dict, di: int) -> list[tuple[int, dict]]:
+        """(day index, permit): the electrical/plumbing/mechanical permits of a building project,
+        filed under the building permit's number (same sequence, another trade letter), the same
+        day or up to a few days later (then in a later day's file)."""
+        rng = self.sib_rng
+        if (pm["city"] not in PROJECT_CITIES or pm.get("special") or pm["commercial"]
+                or pm["cat"] not in PROJECT_CATEGORIES or rng.random() >= 0.6):
+            return []
+        out = []
+        for trade in rng.sample(("electrical", "plumbing", "hvac"), rng.randint(1, 3)):
+            lag = rng.choice((0, 0, 1, 2, 4))
+            sib = dict(pm)
+            sib["ptype"], sib["wclass"] = {"electrical": ("Residential Electrical", "New"),
+                                           "plumbing": ("Residential Plumbing", "New"),
+                                           "hvac": ("Residential Mechanical", "New")}[trade]
+            sib["desc"] = f"{trade.upper() if trade == 'hvac' else trade.title()} for {pm['desc']}"
+            # Trade permits mostly carry no valuation or owner: the building permit does.
+            sib["value"] = None if rng.random() < 0.3 else float(rng.randrange(900, 15000))
+            sib["contractor"] = rng.choice(CONTRACTORS[trade])
+            sib["applicant"] = sib["contractor"]
+            sib["issued"] = pm["issued"] + timedelta(days=lag)
+            sib["sibling"] = True
+            sib["num_override"] = self._permit_num({**sib, "issued": pm["issued"]})
+            out.append((di + lag, sib))
+        return [(d, sib) for d, sib in out if d < self.days]
 
     # ---- rendering ---------------------------------------------------------------------
 
@@ -1050,6 +1094,7 @@ class _Demo:
             ("frisco", "contractor", "+1 972 555 0100"), ("mckinney", "applicant", "@SUM(A1)"),
         ]
         special_days = {i: rng.randrange(self.days) for i in range(len(specials))}
+        later: dict[tuple[str, int], list[dict]] = {}
         self.cp1252_day = self.days // 2
         for di in range(self.days):
             day = self.start_date + timedelta(days=di)
@@ -1078,7 +1123,11 @@ class _Demo:
                     pm["desc"] = "Muñoz residence – outdoor kitchen & cabana, café lights"
                     pm["special"] = True
                     pms.insert(rng.randrange(len(pms) + 1), pm)
+                for pm in list(pms):
+                    for d, sib in self._siblings(pm, di):
+                        later.setdefault((city, d), []).append(sib)
                 rows = [self._render(pm) for pm in pms]
+                rows += [self._render(sib) for sib in later.pop((city, di), [])]
                 out = list(rows)
                 # duplicates inside the file
                 for pm, row in zip(pms, rows):

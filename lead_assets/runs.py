@@ -98,10 +98,14 @@ def _execute(defs: dg.Definitions, job: str, instance, *, tags=None, run_config=
 
 
 def score_partitions(defs: dg.Definitions, settings: Settings, instance, cities: list[str], since: date,
-                     until: date, *, scoring: dict | None = None, progress=None) -> RunSummary:
-    """raw_permits + scored_leads for cities x [since, until], one run per contiguous city block."""
+                     until: date, *, scoring: dict | None = None, progress=None,
+                     refetch: bool = False) -> RunSummary:
+    """permit_pulls + raw_permits + scored_leads for cities x [since, until], one run per
+    contiguous city block. refetch: pull portal days again that were already fetched."""
     summary = RunSummary()
     run_config = {"ops": {"scored_leads": {"config": scoring}}} if scoring else None
+    if refetch:
+        run_config = {"ops": {**(run_config or {}).get("ops", {}), "permit_pulls": {"config": {"refetch": True}}}}
     for block in contiguous_blocks(cities, list(settings.cities)):
         tags = {RANGE_START: f"{block[0]}|{since}", RANGE_END: f"{block[-1]}|{until}",
                 "leads/command": "score"}

@@ -36,6 +36,7 @@ import pandas as pd
 
 from lead_assets.exports import render_csv, write_atomic, write_buyer_files, write_queue_file
 from lead_assets.settings import ConfigError, Settings
+from lead_assets.projects import LEAD_OF_SQL
 from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
 from lead_assets.taxonomy import CATEGORIES, EXPORT_COLUMNS, TIERS, TRADE_GROUPS, export_key, export_keys
 from lead_assets.warehouse import connect, transaction
@@ -350,7 +351,9 @@ def _resolve(con, settings: Settings, permit_id: str, city: str | None) -> LeadR
     permit_id = (permit_id or "").strip()
     if not permit_id:
         raise SalesError("give a permit id")
-    sql, params = _LEAD_REF_SQL + " WHERE s.permit_id = ?", [permit_id]
+    # Any permit of a project names the project's one lead: it is never sold twice through two permits.
+    sql = _LEAD_REF_SQL + f" WHERE (s.permit_id = ? OR (s.city, s.permit_id) IN {LEAD_OF_SQL})"
+    params = [permit_id, permit_id]
     if city:
         sql += " AND s.city = ?"
         params.append(settings.city(city).key)

@@ -13,8 +13,10 @@ from datetime import date
 
 import pandas as pd
 
+from lead_assets import projects
 from lead_assets.addresses import install_macros
-from lead_assets.classify import classify_sql, discard_sql
+from lead_assets.classify import (_alternation, address_commercial_sql, classify_sql, default_rules, owner_commercial_sql,
+                                  party_discard_sql, party_key_sql, permit_trade_sql)
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import GROUP_OF, TIER_SQL
@@ -70,38 +72,55 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
                 "SELECT city::VARCHAR AS city, city_key(name::VARCHAR) AS city_key FROM _city_frame")
     con.unregister("_city_frame")
     today = settings.today()
-    cls = classify_sql(parties="parties")
+    rules = default_rules()
+    city_rules = {c.key: c.classify for c in settings.cities.values()}
+    cls = classify_sql(rules, city_rules)
     retry_filter = ("AND ((r.city, r.permit_day) IN (SELECT city, permit_day FROM full_parts) OR "
                     "(r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY'))")
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
+    projects.refresh(con, settings, [c for c, _ in partitions])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lead_base AS
         WITH prop AS (
             SELECT * FROM property_records WHERE address_key IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY city_key, address_key
                                        ORDER BY market_value DESC NULLS LAST, prop_id) = 1
+        ), seeds AS (
+            -- the permits these partitions (and --limit / --retry-only) pick ...
+            SELECT r.city, r.permit_num FROM raw_permits r
+            JOIN parts USING (city, permit_day)
+            WHERE true {retry_filter}
+            ORDER BY r.city, r.permit_day, r.permit_num
+            {limit_sql}
+        ), members AS (
+            -- ... and every permit of their projects, whichever day it was issued
+            SELECT DISTINCT m.city, m.permit_num, m.project_id, m.is_building
+            FROM seeds JOIN permit_projects p ON p.city = seeds.city AND p.permit_num = seeds.permit_num
+            JOIN permit_projects m ON m.city = p.city AND m.project_id = p.project_id
         ), base AS (
-            SELECT r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
+            SELECT mem.project_id, mem.is_building, r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
                 coalesce(p.owner_name, r.owner_name) AS owner_name, r.description AS project_description,
                 p.market_value, r.issued_date, r.est_project_cost, p.mail_address,
                 CASE WHEN p.prop_id IS NULL OR p.mail_key IS NULL THEN NULL
                      ELSE p.mail_key <> p.address_key OR coalesce(city_key(p.mail_city), p.city_key) <> p.city_key
                 END AS is_absentee,
-                r.permit_type, r.work_class, r.description, r.description_truncated,
+                r.permit_type, r.work_class, r.description, r.description_truncated, r.address_key,
                 r.applicant_name, r.contractor_name,
                 datediff('day', r.permit_day, DATE '{today}') AS days_old,
-                concat_ws(' | ', r.contractor_name, r.applicant_name, coalesce(p.owner_name, r.owner_name)) AS parties
+                concat_ws(' | ', r.contractor_name, r.applicant_name, coalesce(p.owner_name, r.owner_name)) AS parties,
+                {permit_trade_sql('r.permit_num', 'r.city', rules, city_rules)} AS permit_trade,
+                {address_commercial_sql('r.original_address', rules)} AS addr_commercial,
+                {owner_commercial_sql('coalesce(p.owner_name, r.owner_name)', rules)} AS owner_commercial
             FROM raw_permits r
-            JOIN parts USING (city, permit_day)
+            JOIN members mem ON mem.city = r.city AND mem.permit_num = r.permit_num
             LEFT JOIN city_names c ON c.city = r.city
             LEFT JOIN prop p ON p.address_key = r.address_key AND p.city_key = c.city_key
-            WHERE true {retry_filter}
-            ORDER BY r.city, r.permit_day, r.permit_num
-            {limit_sql}
         )
         SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier,
-            concat_ws(chr(31), coalesce(base.permit_type, ''), coalesce(base.work_class, ''),
+            concat_ws(chr(31), base.city, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
+                      base.owner_commercial::VARCHAR,
+                      coalesce(base.permit_type, ''), coalesce(base.work_class, ''),
                       coalesce(base.description, '')) AS class_key
         FROM base LEFT JOIN scored_leads old ON old.city = base.city AND old.permit_id = base.permit_id
     """)
@@ -110,18 +129,29 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
         CREATE OR REPLACE TEMP TABLE lead_classes AS
         SELECT class_key, {cls['category']} AS category, {cls['discard_reason']} AS text_discard,
             {cls['class_flags']} AS class_flags
-        FROM (SELECT DISTINCT ON (class_key) class_key, permit_type, work_class, description FROM lead_base)
+        FROM (SELECT DISTINCT ON (class_key) class_key, city, permit_trade, addr_commercial, owner_commercial,
+                     permit_type, work_class,
+                     description FROM lead_base)
     """)
+    _volume_builders(con, rules, city_rules)
+    _public_addresses(con, rules, cls)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lead_inputs AS
+        CREATE OR REPLACE TEMP TABLE permit_inputs AS
         SELECT * EXCLUDE (class_key, text_discard),
-            {discard_sql(cls, 'text_discard', cls['builder'])} AS discard_reason,
+            coalesce({party_discard_sql('parties', rules)},
+                     CASE WHEN vb.party IS NOT NULL THEN 'production_builder' END,
+                     CASE WHEN ga.site_key IS NOT NULL THEN 'government' END, text_discard) AS discard_reason,
             regexp_matches(coalesce(contractor_name, ''), '{HOMEOWNER_MARKER}', 'i')
               OR (contractor_name IS NULL AND applicant_name IS NOT NULL AND owner_name IS NOT NULL
                   AND list_has_any({words.format('applicant_name')}, {words.format('owner_name')}))
               AS homeowner_pulled
         FROM lead_base JOIN lead_classes USING (class_key)
+        LEFT JOIN volume_builder_permits vb USING (city, permit_id)
+        LEFT JOIN public_addresses ga ON ga.city = lead_base.city
+             AND ga.site_key = {SITE_KEY.format(k="lead_base.address_key")}
     """)
+    # One candidate per project: the model is asked (and paid) once per project.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lead_inputs AS {projects.aggregate_sql('permit_inputs')}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE candidates AS
         WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
@@ -129,6 +159,65 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
                NULL::VARCHAR AS ideal_contractor_override, NULL::VARCHAR AS contact_priority_override,
                0 AS attempts, NULL::VARCHAR AS last_error, NULL::VARCHAR AS extra_review
         FROM f
+    """)
+
+
+# The site of an address key: without its unit, suite or building ("1438 CORONADO HLS DR # 18").
+SITE_KEY = "regexp_replace({k}, ' (#|APT|UNIT|STE|BLDG|FL|RM|LOT|SPC|TRLR)( .*)?$', '')"
+
+
+def _public_addresses(con, rules, cls) -> None:
+    """Temp table `public_addresses`: a commercial property where any permit of the feed names
+    a government owner or applicant (a housing authority's complex) is public work for
+    every permit at that address, though most of them name only the contractor."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE public_addresses AS
+        SELECT DISTINCT r.city, {SITE_KEY.format(k="r.address_key")} AS site_key FROM raw_permits r
+        WHERE r.city IN (SELECT DISTINCT city FROM lead_base) AND r.address_key IS NOT NULL
+          AND {party_discard_sql("concat_ws(' | ', r.contractor_name, r.applicant_name, r.owner_name)", rules)} = 'government'
+          AND {_m_commercial_type(rules)}
+    """)
+
+
+def _m_commercial_type(rules) -> str:
+    pattern = rules.commercial("type")
+    typ = "(coalesce(r.permit_type, '') || ' | ' || coalesce(r.work_class, ''))"
+    return f"regexp_matches({typ}, '{pattern.replace(chr(39), chr(39) * 2)}', 'i')" if pattern else "false"
+
+
+def _volume_builders(con, rules, city_rules) -> None:
+    """Temp table `volume_builder_permits`: permits whose contractor or applicant pulled at
+    least `min_new_homes` new-home building permits in the city within `window_days`."""
+    vb = rules.volume_builders
+    trade = permit_trade_sql("r.permit_num", "r.city", rules, city_rules)
+    raw = classify_sql(rules, city_rules, city="r.city", permit_trade=trade,
+                       permit_type="r.permit_type", work_class="r.work_class", description="r.description",
+                       addr_commercial=address_commercial_sql("r.original_address", rules),
+                       owner_commercial=owner_commercial_sql("r.owner_name", rules))
+    w = int(vb["window_days"])
+    trades = _alternation(list(vb.get("not_parties", [])), "[volume_builders] not_parties")
+    not_trades = f"AND NOT regexp_matches(l.party, '{trades.replace(chr(39), chr(39) * 2)}', 'i')" if trades else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE volume_builder_permits AS
+        WITH leads AS (
+            SELECT DISTINCT city, permit_day, permit_id, {party_key_sql('x')} AS party
+            FROM (SELECT city, permit_day, permit_id, unnest([contractor_name, applicant_name]) AS x FROM lead_base)
+        ), homes AS (
+            SELECT DISTINCT city, permit_day, permit_num, {party_key_sql('x')} AS party
+            FROM (SELECT r.city, r.permit_day, r.permit_num, unnest([r.contractor_name, r.applicant_name]) AS x
+                  FROM raw_permits r
+                  WHERE r.city IN (SELECT DISTINCT city FROM lead_base)
+                    AND r.permit_day BETWEEN (SELECT min(permit_day) FROM lead_base) - {w}
+                                         AND (SELECT max(permit_day) FROM lead_base) + {w}
+                    AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']})
+        )
+        SELECT l.city, l.permit_id, l.party
+        FROM leads l JOIN homes h ON h.city = l.city AND h.party = l.party
+             AND h.permit_day BETWEEN l.permit_day - {w} AND l.permit_day + {w}
+        WHERE l.party IS NOT NULL {not_trades}
+        GROUP BY l.city, l.permit_id, l.party
+        HAVING count(DISTINCT h.permit_num) >= {int(vb["min_new_homes"])}
+        QUALIFY row_number() OVER (PARTITION BY l.city, l.permit_id ORDER BY l.party) = 1
     """)
 
 
@@ -170,7 +259,9 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_p
         )
         SELECT city, permit_day, permit_id, property_address, owner_name, project_description,
             market_value, issued_date, is_absentee, score, {tier} AS tier,
-            CASE category {groups} END AS trade_group, category, reasoning,
+            CASE category {groups} END AS trade_group, category,
+            -- convention: the project's other permit numbers end the reasoning
+            concat_ws('; ', reasoning, project_note) AS reasoning, project_id,
             coalesce(ideal_contractor_override, ideal_contractor) AS ideal_contractor,
             CASE WHEN {tier} = 'RETRY' THEN 'skip'
                  ELSE coalesce(contact_priority_override, contact_priority) END AS contact_priority,
@@ -208,8 +299,13 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_p
     """)
     with transaction(con):
         con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM full_parts)")
-        con.execute("DELETE FROM scored_leads WHERE (city, permit_id) IN (SELECT city, permit_id FROM new_leads)")
-        con.execute("INSERT INTO scored_leads BY NAME SELECT * FROM new_leads")
+        # A project has one row, under its lead permit: drop any row one of its permits had
+        # (the lead moves when a building permit arrives after its trade permits).
+        con.execute("""DELETE FROM scored_leads WHERE (city, permit_id) IN (
+                           SELECT m.city, m.permit_num FROM permit_projects m
+                           JOIN (SELECT DISTINCT city, project_id FROM new_leads) n USING (city, project_id)
+                           UNION SELECT city, permit_id FROM new_leads)""")
+        con.execute("INSERT INTO scored_leads BY NAME SELECT * EXCLUDE (project_id) FROM new_leads")
     return _report(con, partitions)
 
 

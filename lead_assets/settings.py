@@ -9,7 +9,13 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from lead_assets.classify import CityRules, RulesError
+
+if TYPE_CHECKING:
+    from lead_assets.portals.config import PortalSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +45,9 @@ class CitySource:
     format: str                       # csv | json
     date_formats: tuple[str, ...]
     columns: dict[str, str]           # canonical field -> source column
+    classify: CityRules = field(default_factory=CityRules)  # [cities.<key>.classify]: type map, number codes
+    source: "PortalSource | None" = None  # [cities.X.source]: a Socrata / ArcGIS portal; None = file drop
+    projects: object | None = None    # ProjectRules from [cities.<key>.projects] (lead_assets/projects.py)
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "json"):
@@ -105,6 +114,13 @@ class AutomationSettings:
         return cls(**raw)
 
 
+def _city_rules(city: str, raw: dict) -> CityRules:
+    try:
+        return CityRules.from_toml(city, raw)
+    except RulesError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     config_path: Path
@@ -158,16 +174,26 @@ class Settings:
             value = overrides.get(key) or os.environ.get(env) or paths.get(key, default)
             return (base / value).resolve()
 
+        from lead_assets.projects import ProjectRules  # it imports ConfigError from here
+
         cities = {}
+        timezone = raw.get("partitions", {}).get("timezone", "America/Chicago")
+        from lead_assets.portals.config import DATE_FORMATS, parse_source
+        from lead_assets.portals.pages import landing_glob
         for key, entry in raw.get("cities", {}).items():
-            formats = entry.get("date_format", "%Y-%m-%d")
+            source = parse_source(key.lower(), entry.get("source"), timezone)
+            formats = entry.get("date_format", DATE_FORMATS[source.kind] if source else "%Y-%m-%d")
             cities[key.lower()] = CitySource(
                 key=key.lower(),
                 name=entry.get("name", key.title()),
-                landing=entry.get("landing", f"{key}/*"),
-                format=entry.get("format", "csv"),
+                # A portal city's landing folder holds the pulled pages (JSON), one folder per day.
+                landing=entry.get("landing", landing_glob(key.lower()) if source else f"{key}/*"),
+                format=entry.get("format", "json" if source else "csv"),
                 date_formats=tuple([formats] if isinstance(formats, str) else formats),
                 columns=dict(entry.get("columns", {})),
+                classify=_city_rules(key.lower(), entry.get("classify", {})),
+                source=source,
+                projects=ProjectRules.from_toml(key, entry["projects"]) if "projects" in entry else None,
             )
         if not cities:
             raise ConfigError(f"{path}: no [cities.*] entries")
@@ -183,7 +209,7 @@ class Settings:
             appraisal_dir=where("LEADS_APPRAISAL", "appraisal", "data/cad"),
             exports_dir=where("LEADS_EXPORTS", "exports", "exports"),
             start_date=date.fromisoformat(str(raw.get("partitions", {}).get("start_date", "2026-10-01"))),
-            timezone=raw.get("partitions", {}).get("timezone", "America/Chicago"),
+            timezone=timezone,
             cities=cities,
             appraisal=AppraisalSource(files=cad.get("files", "*.csv"), columns=dict(cad["columns"])),
             freshness_days=dict(raw.get("freshness_days", {})),

@@ -10,7 +10,9 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -61,10 +63,15 @@ def parse_csv(text: str) -> tuple[list[str], list[list[str]], list[int], list[tu
     return header, rows, lines, bad
 
 
-def _parse_json(text: str) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
-    """A JSON array or JSON Lines; the 'line' of a record is its position (1-based)."""
+def _parse_json(text: str, timezone: str | None = None
+                ) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
+    """A JSON array, JSON Lines, or an ArcGIS feature set (a pulled page, see portals/); the
+    'line' of a record is its position (1-based)."""
     stripped = text.lstrip()
-    if stripped.startswith("["):
+    features = _feature_set(stripped, timezone) if stripped.startswith("{") else None
+    if features is not None:
+        items = features
+    elif stripped.startswith("["):
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -91,6 +98,30 @@ def _parse_json(text: str) -> tuple[list[str], list[list[str]], list[int], list[
         else:
             bad.append((n, json.dumps(item), "malformed row: not a JSON object"))
     return header, rows, lines, bad
+
+
+def _feature_set(text: str, timezone: str | None) -> list | None:
+    """The attributes of an ArcGIS query response ({"features": [{"attributes": {...}}]}), with
+    its date fields (epoch milliseconds, UTC) as local ISO times in `timezone`; None when the
+    text is not a feature set."""
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("features"), list):
+        return None
+    dates = {f.get("name") for f in body.get("fields") or [] if isinstance(f, dict)
+             and f.get("type") == "esriFieldTypeDate"}
+    zone = ZoneInfo(timezone or "UTC")
+    items = []
+    for feature in body["features"]:
+        attrs = feature.get("attributes") if isinstance(feature, dict) else None
+        if not isinstance(attrs, dict):
+            items.append(feature)       # quarantined below as "not a JSON object"
+            continue
+        items.append({k: (datetime.fromtimestamp(v / 1000, zone).strftime("%Y-%m-%dT%H:%M:%S")
+                          if k in dates and isinstance(v, (int, float)) else v) for k, v in attrs.items()})
+    return items
 
 
 @dataclass
@@ -151,7 +182,10 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         if recoded:
             read.recoded_files.append(name)
         try:
-            header, rows, lines, bad = (_parse_json if city.format == "json" else parse_csv)(text)
+            if city.format == "json":
+                header, rows, lines, bad = _parse_json(text, city.source.timezone if city.source else None)
+            else:
+                header, rows, lines, bad = parse_csv(text)
         except SourceFileError as exc:
             error = f"unreadable file: {name}: {exc}"
             read.file_errors.append(error)
@@ -160,6 +194,12 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
         if not rows:
             continue
+        if city.source is not None:
+            # A portal leaves a null field out of a JSON row: a mapped column that no row of the
+            # page has is blank, not a broken file.
+            absent = [c for c in city.columns.values() if c not in header]
+            header = header + absent
+            rows = [row + [""] * len(absent) for row in rows]
         missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
         error = None
         if missing:

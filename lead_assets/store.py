@@ -22,6 +22,7 @@ import pandas as pd
 
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import CATEGORIES, TRADE_GROUPS
+from lead_assets.projects import LEAD_OF_SQL
 from lead_assets.warehouse import connect
 
 STATUSES = ("new", "delivered", "sold", "contacted", "converted", "dead")
@@ -33,7 +34,8 @@ LATEST_STATUS = """(SELECT city, permit_id, status AS manual_status, changed_at 
     QUALIFY row_number() OVER (PARTITION BY city, permit_id ORDER BY changed_at DESC) = 1)"""
 
 # Every scored lead with its status and sales facts. Columns: scored_leads' own, then
-# status, sold_to, sold_price, sold_at, delivered_to, delivered_at, review_decision.
+# status, sold_to, sold_price, sold_at, delivered_to, delivered_at, review_decision, and
+# other_permits: the project's other permit numbers (the row is the project's lead permit).
 LEADS_WITH_STATUS = f"""
     WITH dl AS (
         SELECT city, permit_id, string_agg(DISTINCT buyer, ', ' ORDER BY buyer) AS delivered_to,
@@ -53,12 +55,16 @@ LEADS_WITH_STATUS = f"""
              WHEN dl.permit_id IS NOT NULL THEN 'delivered'
              ELSE 'new' END AS status,
         sl.sold_to, sl.sold_price, sl.sold_at, dl.delivered_to, dl.delivered_at,
-        r.decision AS review_decision
+        r.decision AS review_decision, pj.other_permits
     FROM scored_leads s
     LEFT JOIN sl ON sl.city = s.city AND sl.permit_id = s.permit_id
     LEFT JOIN dl ON dl.city = s.city AND dl.permit_id = s.permit_id
     LEFT JOIN {LATEST_STATUS} m ON m.city = s.city AND m.permit_id = s.permit_id
     LEFT JOIN {LATEST_REVIEW} r ON r.city = s.city AND r.permit_id = s.permit_id
+    LEFT JOIN (SELECT city, lead_permit,
+                      string_agg(permit_num, ', ' ORDER BY permit_day, permit_num) AS other_permits
+               FROM project_permits WHERE NOT is_lead GROUP BY ALL) pj
+           ON pj.city = s.city AND pj.lead_permit = s.permit_id
 """
 
 
@@ -144,7 +150,9 @@ class LeadStore:
                                      AND x.buyer = ?))""")
             params += [buyer, buyer]
         if permit_id:
-            where.append("permit_id = ?"); params.append(permit_id.strip())
+            # any permit of a project names the project's lead
+            where.append(f"(permit_id = ? OR (city, permit_id) IN {LEAD_OF_SQL})")
+            params += [permit_id.strip(), permit_id.strip()]
         sql = (f"SELECT * FROM ({LEADS_WITH_STATUS}) l WHERE {' AND '.join(where) or 'true'} "
                f"ORDER BY score DESC, issued_date DESC NULLS LAST, city, permit_id")
         if limit:

@@ -45,6 +45,20 @@ CREATE TABLE IF NOT EXISTS scored_leads (
     needs_review BOOLEAN NOT NULL, review_reasons VARCHAR,
     attempts INTEGER NOT NULL DEFAULT 0, last_error VARCHAR, rules_score INTEGER
 );
+-- Project membership (lead_assets/projects.py): every raw permit in exactly one project.
+-- The project's lead is the one member that has a scored_leads row (view project_permits).
+CREATE TABLE IF NOT EXISTS permit_projects (
+    city VARCHAR NOT NULL, permit_num VARCHAR NOT NULL, project_id VARCHAR NOT NULL,
+    is_building BOOLEAN NOT NULL, rule VARCHAR NOT NULL
+);
+CREATE OR REPLACE VIEW project_permits AS
+    SELECT m.city, m.project_id, m.permit_num, r.permit_day, r.permit_type, m.is_building, m.rule,
+           s.permit_id AS lead_permit, m.permit_num = s.permit_id AS is_lead
+    FROM permit_projects m
+    LEFT JOIN raw_permits r ON r.city = m.city AND r.permit_num = m.permit_num
+    LEFT JOIN (SELECT l.city, l.project_id, s.permit_id FROM permit_projects l
+               JOIN scored_leads s ON s.city = l.city AND s.permit_id = l.permit_num) s
+           ON s.city = m.city AND s.project_id = m.project_id;
 CREATE TABLE IF NOT EXISTS lead_reviews (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
     note VARCHAR, decided_at TIMESTAMP NOT NULL

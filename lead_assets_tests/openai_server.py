@@ -18,7 +18,12 @@ Supported endpoints (all under ``/v1``):
   ``GET /v1/files/{id}/content``, ``DELETE /v1/files/{id}``
 * ``POST /v1/batches``, ``GET /v1/batches``, ``GET /v1/batches/{id}``,
   ``POST /v1/batches/{id}/cancel``
-* ``GET /v1/models``
+* ``GET /v1/models`` (lists ``models=[...]``)
+
+Capacity like a local server (llama-server): ``slots=N`` works on N chat requests at once
+and queues the rest (``max_active``, ``max_queued``, ``abandoned`` count what happened);
+``hold()`` / ``release()`` park requests so a test can count them in flight. A weak
+model: ``answer_category="other"`` makes every default answer name that category.
 
 Behaviour resolution for a chat request (first match wins):
 
@@ -620,6 +625,20 @@ class _Handler(BaseHTTPRequestHandler):
                 if fake._stopping.wait(step):
                     return False
 
+    def _client_gone(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+        except (OSError, ValueError):
+            return True
+
+    def _wait_gate(self) -> bool:
+        fake = self.server.fake
+        while not fake._gate.wait(0.05):
+            if fake._stopping.is_set() or self._client_gone():
+                return False
+        return True
+
     # -- routing ---------------------------------------------------------------------
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -679,21 +698,41 @@ class _Handler(BaseHTTPRequestHandler):
             behavior = content if isinstance(content, Behavior) else ok(content)
         fake._record(body, headers, behavior.kind)
         fake._enter()
+        slot = exited = False
         try:
             if behavior.kind == "drop":
                 return self._drop()
+            if not self._wait_gate():
+                return self._drop()
+            if not fake._take_slot(self):
+                with fake._lock:
+                    fake.abandoned += 1
+                return self._drop()
+            slot = True
             if behavior.kind == "timeout":
                 if not self._wait(behavior.params["seconds"], watch_client=True):
                     return self._drop()
                 behavior = ok()
-            elif not self._wait(fake.latency):
+            elif not self._wait(fake.latency, watch_client=fake.slots is not None):
+                if fake.slots is not None:
+                    with fake._lock:
+                        fake.abandoned += 1
                 return self._drop()
             if body.get("stream"):
                 return self._send(400, _error_body("stream=true is not supported by FakeOpenAI.", "invalid_request_error", param="stream"))
             status, payload, extra = fake._render(body, behavior, headers)
+            # The counts drop before the answer is written: a client that has its answer
+            # never sees itself still counted in flight.
+            fake._give_slot()
+            slot = False
+            fake._exit()
+            exited = True
             self._send(status, payload, extra)
         finally:
-            fake._exit()
+            if slot:
+                fake._give_slot()
+            if not exited:
+                fake._exit()
 
 
 class FakeOpenAI:
@@ -713,8 +752,20 @@ class FakeOpenAI:
         api_key: str | None = None,
         *,
         batch_polls_to_complete: int = 2,
+        slots: int | None = None,
+        answer_category: str | None = None,
+        models: list[str] | tuple[str, ...] = ("gpt-fake",),
     ) -> None:
         self.latency = float(latency)
+        # Like llama-server: `slots` requests are worked on at once, the rest wait in a queue
+        # (the latency is spent holding a slot). None: no limit.
+        self.slots = slots
+        self._slot_sem = threading.BoundedSemaphore(slots) if slots else None
+        # A weak model: every default answer (and ok() answer with a category) names this category.
+        self.answer_category = answer_category
+        self.models = list(models)                   # what GET /v1/models lists
+        self._gate = threading.Event()               # hold(): requests wait here, counted in flight
+        self._gate.set()
         self.responder = responder
         self.api_key = api_key
         self.batch_polls_to_complete = int(batch_polls_to_complete)
@@ -738,8 +789,12 @@ class FakeOpenAI:
         self.request_headers: list[dict] = []
         self.outcomes: list[str] = []  # behavior kind applied to each entry of `requests`
         self.calls = 0
-        self.in_flight = 0
+        self.in_flight = 0          # requests received and not yet answered (queued ones included)
         self.max_in_flight = 0
+        self.active = 0             # requests holding a slot (== in_flight without `slots`)
+        self.max_active = 0
+        self.max_queued = 0         # the most requests waiting for a slot at once
+        self.abandoned = 0          # requests whose client hung up before the answer (cancelled)
         self.files: dict[str, dict] = {}
         self.file_bytes: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -752,9 +807,9 @@ class FakeOpenAI:
     def reset(self) -> None:
         """Clear script/when rules, statistics, files and batches (keeps latency/responder/api_key)."""
         with self._lock:
-            in_flight = self.in_flight
+            in_flight, active = self.in_flight, self.active
             self._init_state()
-            self.in_flight = in_flight
+            self.in_flight, self.active = in_flight, active
 
     def script(self, *behaviors: Any) -> "FakeOpenAI":
         """Queue behaviors for the next chat requests in arrival order (appends to the queue)."""
@@ -772,6 +827,15 @@ class FakeOpenAI:
             return self
         with self._lock:
             self._rules.append([contains, _as_behavior(behavior), times])
+        return self
+
+    def hold(self) -> "FakeOpenAI":
+        """Park every chat request (counted in flight) until ``release()``."""
+        self._gate.clear()
+        return self
+
+    def release(self) -> "FakeOpenAI":
+        self._gate.set()
         return self
 
     @property
@@ -848,6 +912,29 @@ class FakeOpenAI:
         with self._lock:
             self.in_flight -= 1
 
+    def _take_slot(self, handler: "_Handler") -> bool:
+        """Wait in the queue for a slot; False when the client hung up or the server stops."""
+        if self._slot_sem is None:
+            got = True
+        else:
+            with self._lock:
+                self.max_queued = max(self.max_queued, self.in_flight - self.active)
+            got = False
+            while not got:
+                got = self._slot_sem.acquire(timeout=0.05)
+                if not got and (self._stopping.is_set() or handler._client_gone()):
+                    return False
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        return True
+
+    def _give_slot(self) -> None:
+        with self._lock:
+            self.active -= 1
+        if self._slot_sem is not None:
+            self._slot_sem.release()
+
     # -- auth --------------------------------------------------------------------------
     def _authorized(self, headers: dict) -> bool:
         if not self.api_key:
@@ -893,6 +980,8 @@ class FakeOpenAI:
         result = (self.responder or default_responder)(body)
         if isinstance(result, Behavior):
             return result
+        if self.answer_category is not None and isinstance(result, dict) and "category" in result:
+            result = {**result, "category": self.answer_category}
         return result if isinstance(result, str) else json.dumps(result)
 
     def _usage(self, body: dict, completion_text: str) -> dict:
@@ -1018,7 +1107,7 @@ class FakeOpenAI:
         rest = parts[1:]
         if rest == ["models"] and method == "GET":
             return 200, {"object": "list", "data": [
-                {"id": "gpt-fake", "object": "model", "created": 0, "owned_by": "fake"}]}, {}
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]}, {}
         if rest and rest[0] == "files":
             return self._route_files(method, rest, body, headers, not_found)
         if rest and rest[0] == "batches":

@@ -659,6 +659,7 @@ def test_checks_run_with_materializations_and_metadata_is_numeric(full, monkeypa
         checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {("scored_leads", "every_permit_scored_once"): True,
                           ("scored_leads", "tier_matches_score"): True,
+                          ("scored_leads", "vocabulary_stable"): True,
                           ("raw_permits", "source_files_readable"): True}
         # plano|D1 holds RETRY rows: observed (its counts kept), not materialized.
         assert instance.get_latest_materialization_event(SCORED) is None
@@ -666,10 +667,12 @@ def test_checks_run_with_materializations_and_metadata_is_numeric(full, monkeypa
         for key in ("rows", "tier_a", "tier_b", "tier_c", "retry", "discarded", "needs_review"):
             assert isinstance(scored[key], dg.IntMetadataValue), key
         assert scored["retry"].value == 2
+        # vocabulary drift figures, per partition (a share of the partition's leads)
+        assert 0 <= scored["other_share"].value < 0.5 and 0 <= scored["new_type_share"].value <= 1
         raw = instance.get_latest_materialization_event(dg.AssetKey("raw_permits")).asset_materialization.metadata
         assert isinstance(raw["quarantined"], dg.IntMetadataValue) and isinstance(raw["rows"], dg.IntMetadataValue)
         specs = {s.name: s.blocking for s in defs.get_assets_def("scored_leads").check_specs}
-        assert specs == {"every_permit_scored_once": True, "tier_matches_score": True}
+        assert specs == {"every_permit_scored_once": True, "tier_matches_score": True, "vocabulary_stable": False}
         assert all(s.blocking for s in defs.get_assets_def("lead_exports").check_specs)
         exports = defs.resolve_job_def("export_job").execute_in_process(
             instance=instance, partition_key=stale_buyer_files(full.settings)[0])

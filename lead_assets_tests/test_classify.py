@@ -14,9 +14,11 @@ from lead_assets.classify import classify
     ("New 2-story residence with covered patio and pool bath", "Residential Building", "New", None,
      "new_construction", None),
     ("Partial demo for room addition", None, None, None, "addition", None),
-    ("Plumbing for new single family residence", "Residential Plumbing", None, None, "new_construction", None),
-    # solar is deliberately not an electrical panel upgrade
-    ("Solar PV panels roof mounted 8.2kW", "Residential Electrical", None, None, "other", None),
+    # a trade permit is its trade, even on a new house; its text alone of a whole project wins
+    ("Plumbing for new single family residence", "Residential Plumbing", None, None, "plumbing", None),
+    ("New single family residence", "Residential Plumbing", None, None, "new_construction", None),
+    # solar PV is electrical work (LABELLING.md), flagged solar_pv
+    ("Solar PV panels roof mounted 8.2kW", "Residential Electrical", None, None, "electrical", None),
     ("Replace electrical panel, 200 amp", None, None, None, "electrical", None),
     # permit type before description
     ("replace unit", "Residential Mechanical", "Replacement", None, "hvac", None),

@@ -335,26 +335,64 @@ def test_script_order_and_when_targeting(server):
     check_lead(json.loads(ask(client, "BAD-ADDRESS").choices[0].message.content))
 
 
-def test_max_in_flight_reaches_concurrency():
+def _wait_until(cond, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_max_in_flight_counts_parked_requests():
+    # hold() parks the requests on the server, so all n are in flight at once however slowly
+    # a busy machine starts the threads (no race between the first answer and the last start).
     n = 8
-    with FakeOpenAI(latency=0.2) as srv:
-        client = make_client(srv)
-        barrier = threading.Barrier(n)
+    with FakeOpenAI() as srv:
+        client = make_client(srv, timeout=30)
+        srv.hold()
         results = []
-
-        def worker(i):
-            barrier.wait()
-            results.append(ask(client, f"permit {i}"))
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        threads = [threading.Thread(target=lambda i=i: results.append(ask(client, f"permit {i}"))) for i in range(n)]
         for t in threads:
             t.start()
+        assert _wait_until(lambda: srv.in_flight == n)
+        srv.release()
         for t in threads:
-            t.join(10)
-        assert len(results) == n
-        assert srv.calls == n
+            t.join(30)
+        assert len(results) == n and srv.calls == n
         assert srv.max_in_flight == n
-        assert srv.in_flight == 0
+        assert srv.in_flight == 0          # counted down before each answer is written
+
+
+def test_slots_queue_the_rest():
+    with FakeOpenAI(latency=0.05, slots=2) as srv:
+        client = make_client(srv, timeout=30)
+        srv.hold()
+        results = []
+        threads = [threading.Thread(target=lambda i=i: results.append(ask(client, f"permit {i}"))) for i in range(5)]
+        for t in threads:
+            t.start()
+        assert _wait_until(lambda: srv.in_flight == 5)
+        srv.release()
+        for t in threads:
+            t.join(30)
+        assert len(results) == 5 and srv.max_active == 2 and srv.max_queued >= 3 and srv.abandoned == 0
+
+
+def test_slot_queue_counts_a_client_that_gives_up():
+    with FakeOpenAI(latency=1.0, slots=1) as srv:
+        busy = threading.Thread(target=lambda: ask(make_client(srv, timeout=30), "first"))
+        busy.start()
+        assert _wait_until(lambda: srv.active == 1)
+        with pytest.raises(openai.APITimeoutError):
+            ask(make_client(srv, timeout=0.3), "second")       # waits in the queue, then hangs up
+        busy.join(30)
+        assert _wait_until(lambda: srv.abandoned == 1 and srv.in_flight == 0)
+
+
+def test_answer_category_and_models_list():
+    with FakeOpenAI(answer_category="other", models=["qwen-a", "qwen-b"]) as srv:
+        client = make_client(srv)
+        assert json.loads(ask(client).choices[0].message.content)["category"] == "other"
+        assert sorted(m.id for m in client.models.list()) == ["qwen-a", "qwen-b"]
 
 
 # -------------------------------------------------------------------------- batch API

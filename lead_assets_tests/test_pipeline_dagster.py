@@ -55,7 +55,10 @@ def test_whole_graph_materializes_with_metadata_and_passing_checks(project, inst
         total = con.execute("SELECT count(*) FROM raw_permits").fetchone()[0]
         per_part = dict(con.execute("SELECT city || '|' || permit_day, count(*) FROM scored_leads GROUP BY 1").fetchall())
         quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    assert sum(m["rows"] for m in scored_md) == total == sum(tiers.values())
+        members, projects = con.execute("SELECT count(*), count(DISTINCT project_id) FROM permit_projects").fetchone()
+    # One scored row per project; every raw permit is in exactly one project.
+    assert sum(m["rows"] for m in scored_md) == projects == sum(tiers.values())
+    assert members == total and projects < total           # the demo has multi-permit projects
     assert sum(m["tier_a"] for m in scored_md) == tiers.get("A", 0)
     records = instance.fetch_materializations(dg.AssetKey("scored_leads"), limit=10_000).records
     assert {r.partition_key: r.asset_materialization.metadata["rows"].value for r in records} == per_part

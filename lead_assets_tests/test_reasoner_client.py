@@ -50,12 +50,13 @@ def test_request_shape_is_strict_json_schema_chat_completions(server):
 
 
 def test_concurrency_reaches_the_limit_and_never_exceeds_it():
-    with FakeOpenAI(latency=0.05) as srv:
+    # The ceiling is never passed; reaching it is adaptive (test_reasoner_servers.py covers the growth).
+    with FakeOpenAI(latency=0.2) as srv:
         cfg = cfg_for(srv, concurrency=6)
         caller = ModelCaller(cfg)
         outcomes = run(caller, requests_for(cfg, [f"Reroof job {i}" for i in range(48)]))
         assert all(o.ok for o in outcomes.values()) and len(outcomes) == 48
-        assert srv.max_in_flight == 6 and caller.stats.max_in_flight == 6
+        assert srv.max_in_flight <= 6 and caller.stats.max_in_flight <= 6 and caller.stats.peak_limit <= 6
         assert srv.calls == caller.stats.calls == 48
 
 

@@ -23,7 +23,8 @@ from lead_assets.scoring import prepare
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CATEGORIES, RETRY_FILE, REVIEW_FILE, export_key
 from lead_assets.warehouse import connect
-from lead_assets_tests.openai_server import (FakeOpenAI, bad_request, content_filter, drop, malformed, ok,
+from lead_assets_tests.openai_server import (FakeOpenAI, bad_request, content_filter, default_responder, drop,
+                                             last_user_message, malformed, ok,
                                              rate_limited, refusal, server_error, timeout, truncated,
                                              unauthorized, wrong_values)
 
@@ -215,6 +216,20 @@ class World:
                 if m.get("role") == "user"]
 
 
+def permit_of(body: dict) -> dict:
+    """The permit JSON the reasoner put between <permit> and </permit>."""
+    import json
+    text = last_user_message(body)
+    return json.loads(text.split("<permit>\n", 1)[1].rsplit("\n</permit>", 1)[0])
+
+
+def agreeing_responder(body: dict) -> dict:
+    """The default answer, with the rules' category (a model that takes the hint)."""
+    answer = default_responder(body)
+    answer["category"] = permit_of(body).get("rules_category") or "other"
+    return answer
+
+
 @pytest.fixture
 def world(template, tmp_path, monkeypatch):
     root = tmp_path / "w"
@@ -223,7 +238,7 @@ def world(template, tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LEADS_TODAY", TODAY)
     monkeypatch.setenv("DAGSTER_HOME", str(template["home"]))
-    with FakeOpenAI() as server:
+    with FakeOpenAI(responder=agreeing_responder) as server:
         for name, value in {"LEADS_OPENAI_BASE_URL": server.base_url, "LEADS_OPENAI_API_KEY": KEY,
                             "LEADS_OPENAI_MODEL": MODEL, "LEADS_RPM": "0", "LEADS_CONCURRENCY": "8",
                             "LEADS_BACKOFF_BASE": "0.001", "LEADS_OPENAI_TIMEOUT": "5",
@@ -264,7 +279,8 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
 
     # A healthy server; the command the operator runs: only the RETRY rows go to the model.
     world.server.reset()
-    world.server.responder = lambda body: {"category": "roof", "reasoning": "Solid job.", "score": 72,
+    world.server.responder = lambda body: {"category": permit_of(body)["rules_category"],
+                                           "reasoning": "Solid job.", "score": 72,
                                            "contact_priority": "email", "ideal_contractor": "roofing contractor",
                                            "flags": []}
     monkeypatch.setenv("LEADS_DISAGREE_AT", "101")                 # this test checks tier files, not review
@@ -272,7 +288,7 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
     assert leads_main(["--config", str(world.root / "leads.toml"), "score", "--reasoner",
                        "--retry-only", str(retry_csv)]) == 0
     out = capsys.readouterr().out
-    assert f"calls {len(FAULTS)}" in out and "cache hits" in out and "cost $" in out
+    assert f"model calls     {len(FAULTS):>7,}" in out and "cache hits" in out and "cost $" in out
 
     assert world.server.calls == len(FAULTS)                         # exactly the RETRY leads, once each
     sent = world.user_messages()
@@ -281,7 +297,9 @@ def test_faults_finish_the_run_as_retry_rows_and_leads_retry_completes_them(worl
     assert not (after["tier"] == "RETRY").any()
     for tag in FAULTS:
         row = after.loc[picks[tag]]
-        assert (row["score"], row["tier"], row["attempts"], row["category"]) == (72, "B", 0, "roof")
+        capped = row["category"] == "other"                          # uncategorized: tier C at most
+        assert (row["score"], row["tier"], row["attempts"]) == ((49, "C", 0) if capped else (72, "B", 0))
+        assert "model_category_differs" not in str(row["review_reasons"])
         assert pd_isna(row["last_error"])
         if not row["needs_review"]:
             assert picks[tag] in world.file_ids(f"{export_key(row['category'], row['tier'])}.csv")
@@ -364,7 +382,9 @@ def test_a_rerun_of_unchanged_permits_makes_zero_model_calls(world):
     second = world.score()
     assert world.server.calls == calls and second["model_calls"] == 0 and second["cost_usd"] == 0
     assert second["cache_hits"] == first["model_calls"] == second["leads"]
-    assert (world.rows()["score"] == scores).all()
+    after = world.rows()["score"]
+    assert set(after.index) == set(scores.index), (set(after.index) ^ set(scores.index))
+    assert (after.sort_index() == scores.sort_index()).all()
     with connect(world.settings.warehouse_path) as con:
         ledger = con.execute("SELECT model_calls, cache_hits FROM reasoner_usage ORDER BY run_at").fetchall()
     assert ledger == [(calls, 0), (0, calls)]
@@ -444,3 +464,65 @@ def test_dry_run_with_the_reasoner_scores_a_scratch_copy(world, capsys):
     assert code == 0 and "dry run" in out and "leads scored" in out
     assert world.server.calls > 0                          # build_scorer(dry settings) did call the model
     assert world.rows().empty                              # the real warehouse is untouched
+
+
+# ---------------------------------------------------------------------- a weak model, a failing server
+
+def test_a_model_that_answers_other_for_everything_sends_leads_to_review_not_to_other(world):
+    world.score(scorer="rules")
+    rules = world.rows()
+    world.server.answer_category = "other"
+    world.score()
+    rows = world.rows()
+    world.exports()
+    live = rows[~rows["discarded"]]
+    trade = live[rules.loc[live.index, "category"] != "other"]
+    assert len(trade) > 10
+    for pid, row in trade.iterrows():
+        cat = rules.loc[pid, "category"]
+        assert row["category"] == cat                                   # the rules' category stands
+        assert row["needs_review"] and f"model_category_differs:{cat}->other" in row["review_reasons"]
+    # nothing lands in other/other on the model's word alone
+    assert world.file_ids("other/other/tier_c.csv") <= set(rules.index[rules["category"] == "other"])
+    assert set(trade.index) <= world.file_ids(REVIEW_FILE)
+
+
+def test_a_contractor_name_in_ideal_contractor_is_replaced_by_the_trade(world):
+    def responder(body):
+        answer = agreeing_responder(body)
+        answer["ideal_contractor"] = permit_of(body).get("contractor_name") or "Bob Smith"
+        return answer
+    world.server.responder = responder
+    world.score()
+    rows = world.rows()
+    live = rows[~rows["discarded"]]
+    assert len(live) > 10
+    from lead_assets.rules_scorer import IDEAL_CONTRACTOR
+    for _, row in live.iterrows():
+        assert row["ideal_contractor"] == IDEAL_CONTRACTOR[row["category"]]
+        assert "model:ideal_contractor_replaced" in row["flags"]
+
+
+def test_the_cli_explains_retry_rows_and_retry_counts_only_what_it_rescored(world, capsys, monkeypatch):
+    config = str(world.root / "leads.toml")
+    monkeypatch.setenv("LEADS_CALL_RETRIES", "0")
+    world.server.when("ZQ500X", server_error(503))
+    world.server.when("ZQ400X", server_error(503))
+    assert leads_main(["--config", config, "score", "--reasoner"]) == 0
+    out = capsys.readouterr().out
+    assert "RETRY reasons   HTTP 503: The engine is currently overloaded" in out and "x2" in out
+    assert world.server.base_url in out and KEY not in out
+    assert "model calls" in out and "concurrency" in out and "effective" in out
+
+    world.server.reset()
+    assert leads_main(["--config", config, "score", "--reasoner", "--dry-run"]) == 0
+    assert "model calls" in capsys.readouterr().out                    # the dry run names its calls too
+
+    world.server.reset()
+    assert leads_main(["--config", config, "retry", "--reasoner"]) == 0
+    out = capsys.readouterr().out
+    rescored = next(line for line in out.splitlines() if line.startswith("rescored"))
+    assert rescored.split()[1] == "2"
+    tiers = dict(zip(rescored.split()[2:10:2], rescored.split()[3:10:2]))
+    assert sum(int(tiers[t]) for t in ("A", "B", "C", "RETRY")) == 2       # only the 2 rows, not the partition
+    assert "model calls" in out and world.server.calls == 2

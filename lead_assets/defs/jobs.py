@@ -3,8 +3,8 @@
 import dagster as dg
 
 score_job = dg.define_asset_job(
-    "score_job", selection=dg.AssetSelection.assets("raw_permits", "scored_leads"),
-    description="Load and score city x day partitions (one run handles a whole range).",
+    "score_job", selection=dg.AssetSelection.assets("permit_pulls", "raw_permits", "scored_leads"),
+    description="Pull (portal cities), load and score city x day partitions (one run handles a whole range).",
 )
 export_job = dg.define_asset_job(
     "export_job", selection=dg.AssetSelection.assets("lead_exports", "needs_review", "retry_queue"),

@@ -95,5 +95,5 @@ def record_usage(con, *, model: str, prompt_version: str, via: str, report: dict
     con.execute("INSERT INTO reasoner_usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         now(), model, prompt_version, via, int(report.get("leads", 0)), int(report["model_calls"]),
         int(report["cache_hits"]), int(report["input_tokens"]), int(report["output_tokens"]),
-        int(report["cached_tokens"]), float(report["cost_usd"]), int(report["retry_rows"]),
+        int(report["cached_tokens"]), report.get("cost_usd"), int(report["retry_rows"]),
         int(report["unscorable"]), float(seconds)])

@@ -1,4 +1,8 @@
-"""Model calls: many at once, under a concurrency limit and a requests-per-minute limit.
+"""Model calls: many at once, under an adaptive concurrency limit and a requests-per-minute limit.
+
+* LEADS_CONCURRENCY is the ceiling; how many requests are in flight below it is learnt
+  from the server's answers (adaptive.py), so a server with few slots is not flooded
+  into timeouts and resends. Waiting for a local slot is not part of a request's timeout.
 
 * asyncio + the official `openai.AsyncOpenAI` client with its own retries off
   (max_retries=0): this module decides what is retried, so every HTTP request passes
@@ -26,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from lead_assets.reasoner.adaptive import AdaptiveLimit
 from lead_assets.reasoner.config import ReasonerFatalError, ReasonerSettings
 from lead_assets.reasoner.prompt import PROMPT_VERSION, messages
 from lead_assets.reasoner.schema import Usage, Verdict, interpret_completion, response_format
@@ -85,6 +90,9 @@ class CallStats:
     max_in_flight: int = 0
     seconds: float = 0.0
     starts: list[float] = field(default_factory=list)   # monotonic start time of every request
+    effective_concurrency: float = 0.0   # mean requests in flight (see adaptive.py)
+    peak_limit: int = 0                  # the highest concurrency the client allowed itself
+    limit_decreases: int = 0             # times it backed off (slow answers, timeouts, 429, 503)
 
 
 class RateLimiter:
@@ -220,12 +228,13 @@ class ModelCaller:
         return "permanent", None, f"{type(exc).__name__}: {self.cfg.scrub(exc, 120)}"
 
     # ------------------------------------------------------------------ calls
-    async def _one(self, client, sem: asyncio.Semaphore, limiter: RateLimiter, req: Request) -> Outcome:
+    async def _one(self, client, limit: AdaptiveLimit, limiter: RateLimiter, req: Request) -> Outcome:
         cfg, stats = self.cfg, self.stats
         out = Outcome(key=req.key)
         transient = limited = 0
         while True:
-            async with sem:
+            await limit.acquire()      # a local wait: the request (and its timeout) has not started
+            try:
                 stats.starts.append(await limiter.acquire())
                 if self.fatal_error is not None:
                     raise self.fatal_error
@@ -233,6 +242,7 @@ class ModelCaller:
                 stats.calls += 1
                 stats.in_flight += 1
                 stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+                sent = time.monotonic()
                 try:
                     # The raw response: the answer is validated here, so the SDK need not build
                     # a ChatCompletion model per call (about 1 ms of CPU saved per request).
@@ -245,6 +255,13 @@ class ModelCaller:
                     error = exc
                 finally:
                     stats.in_flight -= 1
+                rtt = time.monotonic() - sent
+                if error is None:
+                    limit.on_success(rtt)
+                elif overloaded(error):
+                    limit.on_overload(rtt)
+            finally:
+                await limit.release()
             if error is None and not isinstance(completion, dict):
                 error = ValueError("the response body is not a JSON object")
             if error is None:
@@ -298,7 +315,7 @@ class ModelCaller:
             return results
         cfg = self.cfg
         started = time.monotonic()
-        sem = asyncio.Semaphore(cfg.concurrency)
+        limit = self.limit = AdaptiveLimit(cfg.concurrency)
         self._stop = asyncio.Event()
         limiter = RateLimiter(cfg.rpm, sleep=self._sleep, stopped=self._stop.is_set)
         timeout = httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
@@ -306,7 +323,7 @@ class ModelCaller:
         async with openai.AsyncOpenAI(api_key=cfg.api_key, base_url=cfg.endpoint, max_retries=0, timeout=timeout,
                                       http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
                                       ) as client:
-            tasks = [asyncio.create_task(self._one(client, sem, limiter, r)) for r in requests]
+            tasks = [asyncio.create_task(self._one(client, limit, limiter, r)) for r in requests]
             done = 0
             try:
                 for next_done in asyncio.as_completed(tasks):
@@ -330,9 +347,20 @@ class ModelCaller:
                 raise
             finally:
                 self.stats.seconds += time.monotonic() - started
+                self.stats.effective_concurrency = round(limit.effective, 2)
+                self.stats.peak_limit = int(limit.peak)
+                self.stats.limit_decreases = limit.decreases
         if self.fatal_error is not None:
             raise self.fatal_error
         return results
+
+
+def overloaded(exc: BaseException) -> bool:
+    """The server could not keep up: a timeout, 429, 503/504 or a dropped connection."""
+    import openai
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (503, 504)
 
 
 def run_coroutine(coro):

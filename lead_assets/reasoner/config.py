@@ -71,6 +71,11 @@ def _flag(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: use 1/0, true/false, on/off")
 
 
+def _is_openai_url(base_url: str | None) -> bool:
+    host = (urlsplit(base_url or OPENAI_BASE_URL).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
 def is_reasoning_model(model: str) -> bool:
     return bool(re.match(r"^(gpt-5|o\d)", model))
 
@@ -118,11 +123,13 @@ class ReasonerSettings:
     batch_poll: float = 30.0
     batch_max_requests: int = 50_000
     prices: dict = field(default_factory=lambda: dict(DEFAULT_PRICES), repr=False, compare=False)
+    model_from: str = "config"                  # config | default (nothing set) | server (/v1/models)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_env(cls, **overrides) -> "ReasonerSettings":
-        model = _env("LEADS_OPENAI_MODEL", DEFAULT_MODEL)
+        configured = _env("LEADS_OPENAI_MODEL")
+        model = configured or DEFAULT_MODEL
         effort_raw = os.environ.get("LEADS_REASONING_EFFORT")
         if effort_raw is None:
             effort = "low" if is_reasoning_model(model) else None
@@ -134,7 +141,9 @@ class ReasonerSettings:
             api_key=_env(KEY_VARS),
             reasoning_effort=effort,
             concurrency=_num("LEADS_CONCURRENCY", 16),
-            rpm=_num("LEADS_RPM", 500.0, float),
+            # OpenAI's rate limits are per minute; a local server has none (its slots are
+            # what limits it, and the adaptive concurrency learns those).
+            rpm=_num("LEADS_RPM", 500.0 if _is_openai_url(_env(BASE_URL_VARS)) else 0.0, float),
             max_attempts=_num("LEADS_MAX_ATTEMPTS", 3),
             call_retries=_num("LEADS_CALL_RETRIES", 3),
             rate_limit_retries=_num("LEADS_RATE_LIMIT_RETRIES", 6),
@@ -151,6 +160,7 @@ class ReasonerSettings:
             batch_wait=_num("LEADS_BATCH_WAIT", 1800.0, float),
             batch_poll=_num("LEADS_BATCH_POLL", 30.0, float),
             prices=parse_prices(_env("LEADS_PRICES")),
+            model_from="config" if configured else "default",
         )
         return cls(**values).with_overrides(**overrides)
 
@@ -160,6 +170,8 @@ class ReasonerSettings:
         if unknown:
             raise ConfigError(f"unknown reasoner setting(s): {', '.join(unknown)}")
         values = {k: v for k, v in overrides.items() if v is not None}
+        if "model" in values and "model_from" not in values:
+            values["model_from"] = "config"
         for k in ("reasoning_effort", "base_url", "temperature"):   # "" clears an optional setting
             if values.get(k) == "":
                 values[k] = None
@@ -200,8 +212,7 @@ class ReasonerSettings:
 
     @property
     def is_openai(self) -> bool:
-        host = (urlsplit(self.endpoint).hostname or "").lower()
-        return host == "api.openai.com" or host.endswith(".openai.azure.com")
+        return _is_openai_url(self.endpoint)
 
     @property
     def bounds(self) -> str:
@@ -216,17 +227,21 @@ class ReasonerSettings:
         return self.model + (f"+effort={self.reasoning_effort}" if self.reasoning_effort else "")
 
     def price(self) -> tuple[float, float, float] | None:
+        """The model's price, or None: never another model's (only a dated snapshot of a
+        listed model, gpt-5-mini-2025-08-07, takes that model's price)."""
         if self.model in self.prices:
             return self.prices[self.model]
-        for name in sorted(self.prices, key=len, reverse=True):   # dated snapshots: gpt-5-mini-2025-08-07
-            if self.model.startswith(name + "-"):
-                return self.prices[name]
+        snapshot = re.match(r"^(.+)-\d{4}-\d{2}-\d{2}$", self.model)
+        if snapshot and snapshot.group(1) in self.prices:
+            return self.prices[snapshot.group(1)]
         return None
 
-    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int, *,
+             batch: bool = False) -> float | None:
+        """USD, or None when the price table has no price for the model (cost unknown)."""
         p = self.price()
         if p is None:
-            return 0.0
+            return None
         uncached = max(input_tokens - cached_tokens, 0)
         usd = (uncached * p[0] + cached_tokens * p[1] + output_tokens * p[2]) / 1_000_000
         return usd * (BATCH_DISCOUNT if batch else 1.0)

@@ -57,13 +57,14 @@ Flag = Literal[MODEL_FLAGS]                          # type: ignore[valid-type]
 class LeadAnswer(BaseModel):
     """One building permit assessed as a sales lead for contractors."""
 
-    # Property order is generation order: the model writes its reasoning before the score.
+    # Property order is generation order: the model writes its reasoning before it commits
+    # to a category and a score (a small model otherwise picks first and justifies after).
 
     model_config = ConfigDict(extra="forbid")
 
-    category: Category = Field(description="The trade category of the work, from the list.")
     reasoning: str = Field(max_length=REASONING_MAX,
                            description="One or two sentences on why the lead scores as it does.")
+    category: Category = Field(description="The trade category of the work, from the list.")
     score: int = Field(ge=0, le=100, description="Lead value 0-100: A 80-100, B 50-79, C 0-49.")
     contact_priority: ContactPriority = Field(description="call, email or skip.")
     ideal_contractor: str = Field(max_length=IDEAL_MAX,
@@ -216,7 +217,9 @@ def parse_answer(text: str | None) -> Verdict:
     flags: list[str] = []
     for f in raw_flags:
         f = sanitize_flag(f) if isinstance(f, str) else ""
-        if f in MODEL_FLAGS and f not in flags:
+        if f in flags:
+            continue                                 # a repeated flag is not an error: once is enough
+        if f in MODEL_FLAGS:
             flags.append(f)
         elif f and "unknown_flag_dropped" not in notes:
             notes.append("unknown_flag_dropped")

@@ -10,6 +10,7 @@ from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
+from lead_assets.drift import drift_sql, drift_warnings
 from lead_assets.scoring import score
 from lead_assets.warehouse import connect, register_partitions
 
@@ -49,20 +50,27 @@ PARTITION_COUNTS_SQL = """
 """
 
 CHECK_SQL = {
-    # Every raw permit of the partitions appears exactly once in raw_permits (not also under
-    # another day) and once in scored_leads, and every scored row has its raw permit.
+    # Every raw permit of the partitions is accounted for exactly once (and under one day only;
+    # every scored row has its raw permit): it belongs to one
+    # project (permit_projects), and that project has exactly one scored row (under its lead).
     "every_permit_scored_once": """
-        SELECT (SELECT count(*) FROM (
-            SELECT r.city, r.permit_num, count(s.permit_id) AS n
-            FROM raw_permits r JOIN parts USING (city, permit_day)
-            LEFT JOIN scored_leads s ON s.city = r.city AND s.permit_id = r.permit_num
-            GROUP BY ALL HAVING n <> 1))
+        WITH r AS (SELECT r.city, r.permit_num FROM raw_permits r JOIN parts USING (city, permit_day)),
+        mem AS (SELECT m.city, m.permit_num, any_value(m.project_id) AS project_id, count(*) AS n
+                FROM permit_projects m JOIN r USING (city, permit_num) GROUP BY ALL),
+        rows_per_project AS (
+            SELECT sib.city, sib.project_id, count(s.permit_id) AS n
+            FROM permit_projects sib
+            LEFT JOIN scored_leads s ON s.city = sib.city AND s.permit_id = sib.permit_num
+            WHERE (sib.city, sib.project_id) IN (SELECT city, project_id FROM mem) GROUP BY ALL)
+        SELECT (SELECT count(*) FROM r LEFT JOIN mem USING (city, permit_num)
+        LEFT JOIN rows_per_project p ON p.city = mem.city AND p.project_id = mem.project_id
+        WHERE coalesce(mem.n, 0) <> 1 OR coalesce(p.n, 0) <> 1)
+        -- the same permit also under another day (a feed moved its issued date)
         + (SELECT count(*) FROM raw_permits r JOIN parts USING (city, permit_day)
            WHERE EXISTS (SELECT 1 FROM raw_permits o WHERE o.city = r.city AND o.permit_num = r.permit_num
                          AND o.permit_day <> r.permit_day))
         + (SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
-           WHERE NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = s.city AND r.permit_num = s.permit_id
-                             AND r.permit_day = s.permit_day))""",
+           WHERE NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = s.city AND r.permit_num = s.permit_id))""",
     # The tier is the one the score gives.
     "tier_matches_score": """
         SELECT count(*) FROM scored_leads s JOIN parts USING (city, permit_day)
@@ -77,12 +85,15 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
         deps=["raw_permits", dg.AssetDep("property_records", partition_mapping=dg.AllPartitionMapping())],
         backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
-        description="Every permit classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
+        description="One row per construction project (under its lead permit): classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
         check_specs=[
             dg.AssetCheckSpec("every_permit_scored_once", asset="scored_leads", blocking=True,
-                              description="Each raw permit of the partition has exactly one scored row."),
+                              description="Each raw permit of the partition is in one project, and that project has exactly one scored row."),
             dg.AssetCheckSpec("tier_matches_score", asset="scored_leads", blocking=True,
                               description="A 80-100, B 50-79, C 0-49, RETRY -1; nothing else."),
+            dg.AssetCheckSpec("vocabulary_stable", asset="scored_leads", blocking=False,
+                              description="Warns when a partition's share of `other`, or of permit types never "
+                                          "seen before, jumps against the city's recent days (a feed changed)."),
         ],
     )
     def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource,
@@ -99,6 +110,7 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
             counts = con.execute(PARTITION_COUNTS_SQL).df()
+            drift = {(r["city"], r["permit_day"]): r for r in con.execute(drift_sql()).df().to_dict("records")}
             sample = con.execute("""SELECT city, permit_day, permit_id, category, score, tier,
                                            left(reasoning, 80) AS reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
@@ -113,11 +125,16 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             metadata = {k: int(row[k]) for k in ("rows", "tier_a", "tier_b", "tier_c", "retry",
                                                  "discarded", "needs_review")}
             metadata["scorer"] = config.scorer.value
+            vocab = drift.get((row["city"], row["permit_day"]))
+            if vocab is not None:
+                metadata["other_share"] = round(float(vocab["other_share"]), 3)
+                metadata["new_type_share"] = round(float(vocab["new_type_share"]), 3)
             if i == 0:
                 metadata.update(run_figures)
                 metadata["run_partitions"] = partition_label(context.partition_keys)
                 metadata["run_rows_scored"] = report.scored
-                metadata.update({f"run_{t.lower()}": report.per_tier.get(t, 0) for t in ("A", "B", "C", "RETRY")})
+                metadata.update({f"run_tier_{t.lower()}": int(report.per_tier.get(t, 0))
+                                 for t in ("A", "B", "C", "RETRY")})
                 metadata["preview"] = preview(sample)
             key = partition_key(row["city"], row["permit_day"].date())
             if metadata["retry"]:
@@ -129,6 +146,10 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 yield dg.AssetObservation(asset_key=context.asset_key, metadata=metadata, partition=key)
             else:
                 yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata, partition=key)
+        warnings = drift_warnings(list(drift.values()))
+        yield dg.AssetCheckResult(
+            check_name="vocabulary_stable", passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"partitions_jumped": len(warnings), "details": "\n".join(warnings[:20]) or "none"})
         partial = config.limit is not None or config.retry_only is True
         for name, n in failures.items():
             yield dg.AssetCheckResult(

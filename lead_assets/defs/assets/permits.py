@@ -27,6 +27,7 @@ def property_records(context: dg.AssetExecutionContext, leads: LeadsResource) ->
 def raw_permits_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="raw_permits", group_name="sources", kinds={"duckdb"}, partitions_def=partitions_def,
+        deps=["permit_pulls"],  # a portal city's pages are in the landing folder once pulled
         backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse",
         description="Permits from each city's file drop, mapped to the canonical record; bad rows quarantined.",
         check_specs=[dg.AssetCheckSpec("source_files_readable", asset="raw_permits",

@@ -1,0 +1,279 @@
+"""Permits -> construction projects: a buyer pays for the project, not for each of its permits.
+
+Real cities file one project as several permits (building, electrical, plumbing, mechanical,
+driveway). The per-city rules in `[cities.<key>.projects]` (leads.toml) join permits into one
+project when they
+1. share a base number (`base_pattern`, a regex whose first group is the base: Austin's
+   `2016-023354 BP` / `EP` / `PP` / `MP` / `DS` share `2016-023354`);
+2. one's text refers to the other (`reference_pattern`, first group a permit number or
+   base: "Refer # 2015-098442 BP");
+3. or, failing both, stand at the same normalized address within `address_window_days`
+   with compatible work: a lone trade permit (no base-number siblings, not a building permit
+   by `building_pattern`, matched on "permit number | permit type") joins the nearest project
+   at its address, or another lone trade permit with the same text; two known projects (a house and a pool, two base numbers) never merge on
+   the address alone.
+
+Grouping spans partitions: it is recomputed over all of a city's raw permits on every
+scoring run (table `permit_projects`), so a sibling that arrives on a later day joins the
+project it belongs to. Which permit leads the project is decided when it is scored
+(scoring.py): one already delivered/sold/reviewed keeps the lead (a sold project stays
+sold), then the building permit, then the broadest scope, the largest job, the earliest.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lead_assets.settings import ConfigError
+
+# Broadest scope first: which permit's category a project takes, and which permit leads it
+# when no building permit does. Trades come last: a lone EP is still its trade.
+SCOPE_ORDER = (
+    "new_construction", "addition", "remodel", "pool", "commercial_pool", "outdoor_living",
+    "foundation", "roof", "siding", "windows", "fence", "concrete",
+    "commercial_hvac", "commercial_electrical", "commercial_plumbing", "hvac", "plumbing", "electrical", "other",
+)
+
+
+@dataclass(frozen=True)
+class ProjectRules:
+    base_pattern: str | None = None
+    reference_pattern: str | None = None
+    building_pattern: str | None = None
+    address_window_days: int | None = None
+
+    @classmethod
+    def from_toml(cls, city: str, raw: dict) -> "ProjectRules":
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"[cities.{city}.projects]: unknown key(s) {', '.join(unknown)}")
+        for key in ("base_pattern", "reference_pattern", "building_pattern"):
+            pattern = raw.get(key)
+            if pattern is None:
+                continue
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"[cities.{city}.projects] {key}: not a regular expression ({exc})") from None
+            if key != "building_pattern" and compiled.groups < 1:
+                raise ConfigError(f"[cities.{city}.projects] {key}: needs a capture group (the base number)")
+        window = raw.get("address_window_days")
+        if window is not None and (not isinstance(window, int) or window < 0):
+            raise ConfigError(f"[cities.{city}.projects] address_window_days must be a whole number >= 0")
+        return cls(**raw)
+
+
+class _Groups:
+    """Union-find over permit indexes."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
+    """permits (permit_num, permit_day, permit_type, description, address_key) of one city
+    -> (permit_num, project_id, is_building, rule): `rule` says why a permit joined
+    (base, reference, address) or `single`."""
+    permits = permits.sort_values(["permit_day", "permit_num"]).reset_index(drop=True)
+    n = len(permits)
+    nums = permits["permit_num"].astype(str).tolist()
+    rules = rules or ProjectRules()
+    groups = _Groups(n)
+    why = ["single"] * n
+    building = [False] * n
+    if rules.building_pattern:
+        pat = re.compile(rules.building_pattern, re.I)
+        types = permits["permit_type"].fillna("").astype(str).tolist()
+        building = [bool(pat.search(f"{num} | {typ}")) for num, typ in zip(nums, types)]
+
+    base_of = [num for num in nums]
+    by_key: dict[str, int] = {}
+    if rules.base_pattern:
+        pat = re.compile(rules.base_pattern)
+        for i, num in enumerate(nums):
+            m = pat.search(num)
+            if m:
+                base_of[i] = m.group(1)
+    for i, key in enumerate(base_of):
+        if key in by_key:
+            groups.union(by_key[key], i)
+            why[i] = why[by_key[key]] = "base"
+        else:
+            by_key[key] = i
+    by_num = {num: i for i, num in enumerate(nums)}
+    if rules.reference_pattern:
+        pat = re.compile(rules.reference_pattern)
+        for i, text in enumerate(permits["description"].fillna("").astype(str)):
+            for ref in pat.findall(text):
+                ref = ref if isinstance(ref, str) else ref[0]
+                ref = ref.strip()
+                j = by_num.get(ref, by_key.get(ref))
+                if j is None and rules.base_pattern:
+                    m = re.search(rules.base_pattern, ref)
+                    j = by_key.get(m.group(1)) if m else None
+                if j is not None and groups.find(j) != groups.find(i):
+                    groups.union(i, j)
+                    why[i] = "reference"
+
+    if rules.address_window_days is not None:
+        window = rules.address_window_days
+        has_building: dict[int, bool] = {}
+        size: dict[int, int] = {}
+        for i in range(n):
+            root = groups.find(i)
+            has_building[root] = has_building.get(root, False) or building[i]
+            size[root] = size.get(root, 0) + 1
+
+        def loose(root: int) -> bool:  # a lone trade permit, not (yet) part of any project
+            return size[root] == 1 and not has_building[root]
+
+        days = pd.to_datetime(permits["permit_day"]).tolist()
+        texts = [re.sub(r"\W+", " ", str(t)).strip().lower() for t in permits["description"].fillna("")]
+        recent: dict[str, list[int]] = {}
+        for i, addr in enumerate(permits["address_key"].tolist()):
+            if not isinstance(addr, str) or not addr:
+                continue
+            for j in reversed(recent.get(addr, [])):
+                if (days[i] - days[j]).days > window:
+                    break
+                ri, rj = groups.find(i), groups.find(j)
+                # Compatible work: a lone trade permit joins the nearest project at its address
+                # (or another lone trade permit); two known projects (two base numbers, two
+                # building permits: a house and a pool) never merge on the address alone.
+                if ri == rj or not (loose(ri) or loose(rj)) or (has_building[ri] and has_building[rj]):
+                    continue
+                # Two lone trade permits are one job only when they say the same thing (an EP and
+                # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
+                if loose(ri) and loose(rj) and texts[i] != texts[j]:
+                    continue
+                groups.union(ri, rj)
+                root = groups.find(ri)
+                has_building[root] = has_building[ri] or has_building[rj]
+                size[root] = size[ri] + size[rj]
+                for k in (i, j):
+                    if why[k] == "single":
+                        why[k] = "address"
+                break
+            recent.setdefault(addr, []).append(i)
+
+    # A project's id is the smallest base (or permit number) among its permits: stable when
+    # a later sibling joins.
+    ident: dict[int, str] = {}
+    for i in range(n):
+        root = groups.find(i)
+        ident[root] = min(ident.get(root, base_of[i]), base_of[i])
+    return pd.DataFrame({
+        "permit_num": nums,
+        "project_id": [ident[groups.find(i)] for i in range(n)],
+        "is_building": building,
+        "rule": why,
+    })
+
+
+def refresh(con, settings, cities: list[str]) -> None:
+    """Recompute `permit_projects` for these cities from all their raw permits."""
+    for city in sorted(set(cities)):
+        source = settings.cities.get(city)
+        rules = source.projects if source is not None else None
+        permits = con.execute("""SELECT permit_num, permit_day, permit_type, description, address_key
+                                 FROM raw_permits WHERE city = ?""", [city]).df()
+        grouped = group(permits, rules)
+        grouped.insert(0, "city", city)
+        grouped["project_id"] = city + ":" + grouped["project_id"]
+        con.register("_grouped", grouped)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM permit_projects WHERE city = ?", [city])
+            con.execute("""INSERT INTO permit_projects (city, permit_num, project_id, is_building, rule)
+                           SELECT city, permit_num, project_id, is_building, rule FROM _grouped""")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        con.unregister("_grouped")
+
+
+def scope_rank_sql(category: str = "category") -> str:
+    arms = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(SCOPE_ORDER))
+    return f"CASE {category} {arms} ELSE {len(SCOPE_ORDER)} END"
+
+
+# A lead that a buyer, a reviewer or the seller has touched keeps leading its project.
+HELD_SQL = """(EXISTS (SELECT 1 FROM deliveries d WHERE d.city = {t}.city AND d.permit_id = {t}.permit_id)
+    OR EXISTS (SELECT 1 FROM sales x WHERE x.city = {t}.city AND x.permit_id = {t}.permit_id)
+    OR EXISTS (SELECT 1 FROM lead_reviews v WHERE v.city = {t}.city AND v.permit_id = {t}.permit_id)
+    OR EXISTS (SELECT 1 FROM lead_status m WHERE m.city = {t}.city AND m.permit_id = {t}.permit_id))"""
+
+
+def aggregate_sql(per_permit: str) -> str:
+    """One candidate row per project from the per-permit table `per_permit` (lead_inputs'
+    columns plus project_id, is_building): the lead permit's row, with owner, values and
+    dates from whichever permit has them, the category of the broadest permit, a volume
+    builder on any permit discarding the whole project, and the other permit numbers."""
+    return f"""
+        WITH ranked AS (
+            SELECT p.*, {HELD_SQL.format(t='p')} AS held, {scope_rank_sql('p.category')} AS scope_rank
+            FROM {per_permit} p
+        ), ordered AS (
+            SELECT *,
+                row_number() OVER (PARTITION BY city, project_id ORDER BY held DESC, is_building DESC,
+                    scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS lead_rank,
+                row_number() OVER (PARTITION BY city, project_id ORDER BY is_building DESC,
+                    scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS scope_pos
+            FROM ranked
+        ), agg AS (
+            SELECT city, project_id, count(*) AS project_size,
+                any_value(category ORDER BY scope_pos) AS project_category,
+                any_value(class_flags ORDER BY scope_pos) AS project_class_flags,
+                any_value(owner_name ORDER BY lead_rank) FILTER (WHERE owner_name IS NOT NULL) AS any_owner,
+                max(market_value) AS any_market_value,
+                any_value(mail_address ORDER BY lead_rank) FILTER (WHERE mail_address IS NOT NULL) AS any_mail,
+                any_value(is_absentee ORDER BY lead_rank) FILTER (WHERE is_absentee IS NOT NULL) AS any_absentee,
+                max(est_project_cost) AS any_cost, min(issued_date) AS first_issued,
+                any_value(property_address ORDER BY lead_rank) FILTER (WHERE property_address IS NOT NULL) AS any_address,
+                bool_or(discard_reason = 'production_builder') AS any_builder,
+                bool_or(homeowner_pulled) AS any_homeowner,
+                string_agg(permit_id, ', ' ORDER BY permit_day, permit_id) FILTER (WHERE lead_rank > 1) AS others
+            FROM ordered GROUP BY ALL
+        )
+        SELECT o.* EXCLUDE (held, scope_rank, lead_rank, scope_pos, category, class_flags, owner_name,
+                            market_value, mail_address, is_absentee, est_project_cost, issued_date,
+                            property_address, discard_reason, homeowner_pulled),
+            coalesce(o.property_address, a.any_address) AS property_address,
+            coalesce(o.owner_name, a.any_owner) AS owner_name,
+            coalesce(o.market_value, a.any_market_value) AS market_value,
+            coalesce(o.mail_address, a.any_mail) AS mail_address,
+            coalesce(o.is_absentee, a.any_absentee) AS is_absentee,
+            coalesce(o.est_project_cost, a.any_cost) AS est_project_cost,
+            coalesce(o.issued_date, a.first_issued) AS issued_date,
+            a.project_category AS category,
+            nullif(concat_ws('|', a.project_class_flags,
+                             CASE WHEN a.project_size > 1 THEN 'project_permits:' || a.project_size END), '')
+                AS class_flags,
+            coalesce(o.discard_reason, CASE WHEN a.any_builder THEN 'production_builder' END) AS discard_reason,
+            coalesce(o.homeowner_pulled, false) OR coalesce(a.any_homeowner, false) AS homeowner_pulled,
+            a.project_size,
+            CASE WHEN a.others IS NOT NULL THEN 'project also: ' || a.others END AS project_note
+        FROM ordered o JOIN agg a USING (city, project_id)
+        WHERE o.lead_rank = 1
+    """
+
+
+# The lead (scored row) a permit number names: itself, or the lead of its project.
+LEAD_OF_SQL = """(SELECT s2.city, s2.permit_id FROM permit_projects me
+    JOIN permit_projects sib ON sib.city = me.city AND sib.project_id = me.project_id
+    JOIN scored_leads s2 ON s2.city = sib.city AND s2.permit_id = sib.permit_num
+    WHERE me.permit_num = ?)"""
