@@ -273,8 +273,12 @@ def test_the_ui_in_a_real_browser(tmp_path, monkeypatch):
 
         # ... and the export files follow on disk (the exports sensor, no clicking).
         with connect(settings.warehouse_path) as con:
+            # The leads of every plano project with a permit issued on D2 (a project's lead may
+            # live on its first day: a sibling on D2 updates that row).
             plano_d2 = {r[0] for r in con.execute(
-                "SELECT permit_id FROM scored_leads WHERE city = 'plano' AND permit_day = ?", [D2]).fetchall()}
+                """SELECT DISTINCT lead_permit FROM project_permits WHERE city = 'plano' AND lead_permit IS NOT NULL
+                   AND project_id IN (SELECT project_id FROM project_permits WHERE city = 'plano' AND permit_day = ?)""",
+                [D2]).fetchall()}
         assert plano_d2
 
         def files_followed():
