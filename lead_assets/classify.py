@@ -200,6 +200,16 @@ def _m(col: str, pattern: str | None) -> str:
     return "false" if pattern is None else f"regexp_matches({col}, {_q(pattern)}, 'i')"
 
 
+def matches_sql(col: str, patterns: list[str], where: str) -> str:
+    """SQL: does `col` match any of the patterns (the rules' boundaries, case-insensitive)?"""
+    return _m(col, _alternation(patterns, where))
+
+
+def type_sql(permit_type: str = "permit_type", work_class: str = "work_class") -> str:
+    """SQL: the permit type and work class as the one text the type patterns match."""
+    return f"(coalesce({permit_type}, '') || ' | ' || coalesce({work_class}, ''))"
+
+
 def permit_trade_sql(permit_num: str, city: str, rules: ClassificationRules,
                      cities: dict[str, CityRules] | None = None) -> str:
     """SQL: the trade a permit number carries (building/electrical/...), or NULL."""
@@ -229,7 +239,7 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
     Party-based discards (builders, government owners) are `party_discard_sql`.
     """
     r = rules or default_rules()
-    typ = f"(coalesce({permit_type}, '') || ' | ' || coalesce({work_class}, ''))"
+    typ = type_sql(permit_type, work_class)
     txt = f"coalesce({description}, '')"
 
     def t(cat: str, key: str = "text") -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from lead_assets import projects
 from lead_assets.addresses import install_macros
-from lead_assets.classify import (_alternation, address_commercial_sql, classify_sql, default_rules, owner_commercial_sql,
+from lead_assets.classify import (address_commercial_sql, matches_sql, type_sql, classify_sql, default_rules, owner_commercial_sql,
                                   party_discard_sql, party_key_sql, permit_trade_sql)
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
 from lead_assets.settings import ConfigError, Settings
@@ -175,14 +175,8 @@ def _public_addresses(con, rules, cls) -> None:
         SELECT DISTINCT r.city, {SITE_KEY.format(k="r.address_key")} AS site_key FROM raw_permits r
         WHERE r.city IN (SELECT DISTINCT city FROM lead_base) AND r.address_key IS NOT NULL
           AND {party_discard_sql("concat_ws(' | ', r.contractor_name, r.applicant_name, r.owner_name)", rules)} = 'government'
-          AND {_m_commercial_type(rules)}
+          AND {matches_sql(type_sql("r.permit_type", "r.work_class"), rules.raw["commercial"]["type"], "[commercial] type")}
     """)
-
-
-def _m_commercial_type(rules) -> str:
-    pattern = rules.commercial("type")
-    typ = "(coalesce(r.permit_type, '') || ' | ' || coalesce(r.work_class, ''))"
-    return f"regexp_matches({typ}, '{pattern.replace(chr(39), chr(39) * 2)}', 'i')" if pattern else "false"
 
 
 def _volume_builders(con, rules, city_rules) -> None:
@@ -195,8 +189,7 @@ def _volume_builders(con, rules, city_rules) -> None:
                        addr_commercial=address_commercial_sql("r.original_address", rules),
                        owner_commercial=owner_commercial_sql("r.owner_name", rules))
     w = int(vb["window_days"])
-    trades = _alternation(list(vb.get("not_parties", [])), "[volume_builders] not_parties")
-    not_trades = f"AND NOT regexp_matches(l.party, '{trades.replace(chr(39), chr(39) * 2)}', 'i')" if trades else ""
+    not_trades = f"AND NOT {matches_sql('l.party', list(vb.get('not_parties', [])), '[volume_builders] not_parties')}"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE volume_builder_permits AS
         WITH leads AS (

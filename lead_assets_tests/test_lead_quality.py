@@ -52,8 +52,6 @@ REAL_ROWS = [
     ("2015-023187 EP", "electrical", "temporary_power"),
     # a builder that pulled 11 new-home permits in two weeks is a production builder (data rule)
     ("2015-023415 BP", "new_construction", "production_builder"),
-    # ... but the electrician wiring those subdivisions is not
-    ("2015-023284 EP", "electrical", "temporary_power"),
     # a housing authority's complex: every permit at the site is public work
     ("2015-015249 EP", "commercial_electrical", "government"),
     # government owners, telecom towers, temporary event structures
@@ -90,7 +88,6 @@ def test_commercial_flag_on_real_rows(austin_predictions):
 
 def test_a_house_text_never_reads_as_commercial_without_type():
     # Without a type, a home office, a secondary apartment or a 1st floor are a household's.
-    assert classify("Remodel home office on 1st floor") == classify("Remodel home office on 1st floor")
     assert "commercial" not in (classify("Remodel home office on 1st floor").flags or "")
     assert classify("new secondary apartment").category == "new_construction"
     # ... while an occupancy group, an upper-floor suite or an office remodel are a business.
@@ -160,10 +157,9 @@ def test_rules_file_loads_and_every_section_is_used():
 ])
 def test_rules_file_rejects_unknown_categories_and_bad_patterns(tmp_path, edit, message):
     text = (PROJECT_ROOT / "lead_assets" / "classification.toml").read_text()
-    if edit.startswith("[categories.pool]"):
-        text = text.replace("[categories.pool]\n", "[categories.pool_old]\n")  # then redefine pool badly
-        text = text.replace("[categories.pool_old]", "[categories.pool]").replace(
-            "text = ['pools?', 'spas?', 'hot tubs?',", "text = ['(pool', 'spas?', 'hot tubs?',")
+    if edit.startswith("[categories.pool]"):  # the real pool words with one pattern broken
+        assert "text = ['pools?'," in text
+        text = text.replace("text = ['pools?',", "text = ['(pool',")
     else:
         text += "\n" + edit
     path = tmp_path / "rules.toml"
