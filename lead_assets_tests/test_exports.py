@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lead_assets import exports
-from lead_assets.exports import neutralize, stale_buyer_files, write_atomic, write_buyer_files, write_queue_file
+from lead_assets.exports import file_path, neutralize, stale_buyer_files, write_atomic, write_buyer_files, write_queue_file
 from lead_assets.ingest import ingest
 from lead_assets.scoring import score
 from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
@@ -27,10 +27,25 @@ def _all_files(settings):
         settings.exports_dir / REVIEW_FILE, settings.exports_dir / RETRY_FILE]
 
 
+# The seed's 17 columns (export-pipeline.md, "CSV Format"), written out here on purpose: the
+# product's own constant must not be the thing the files are checked against.
+SEED_COLUMNS = [
+    "permit_id", "city", "property_address", "owner_name", "project_description", "market_value",
+    "days_old", "is_absentee", "score", "tier", "trade_group", "category", "reasoning",
+    "ideal_contractor", "contact_priority", "flags", "scored_at",
+]
+
+
 def test_tree_and_header_are_the_seeds(built):
+    assert len(SEED_COLUMNS) == 17
     for path in _all_files(built):
         with open(path, newline="", encoding="utf-8") as fh:
-            assert next(csv.reader(fh)) == list(EXPORT_COLUMNS), path
+            assert next(csv.reader(fh)) == SEED_COLUMNS, path
+    # Each column holds what its name says (a swap of two columns' values would show here).
+    row = next(r for k in export_keys() for r in _read(built.exports_dir / f"{k}.csv"))
+    assert row["tier"] in ("A", "B", "C") and row["city"] in ("Plano", "Frisco", "McKinney", "Allen")
+    assert row["contact_priority"] in ("call", "email", "skip") and row["is_absentee"] in ("true", "false", "")
+    assert 0 <= int(row["score"]) <= 100 and int(row["days_old"]) >= 0 and row["scored_at"].endswith("Z")
     assert (built.exports_dir / "luxury_outdoor" / "pool" / "tier_a.csv").exists()
     assert (built.exports_dir / "other" / "other" / "tier_c.csv").exists()
     assert not (built.exports_dir / "other" / "other" / "tier_a.csv").exists()
@@ -79,6 +94,44 @@ def test_formula_cells_are_neutralized_and_numbers_stay_numbers():
     assert list(out["reasoning"]) == ["'-10 points", "ok", "ok", "ok", "ok", "-3.5"]
 
 
+# Formula cells a feed (or an owner name in the CAD roll) could carry, as each file must show them.
+FORMULAS = {
+    '=HYPERLINK("http://evil.example","click")': '\'=HYPERLINK("http://evil.example","click")',
+    "+cmd|' /C calc'!A0": "'+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0": "'@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+}
+
+
+def test_buyer_review_and_retry_files_neutralize_real_formula_cells(built):
+    parts = all_partitions(built)
+    with connect(built.warehouse_path) as con:
+        victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
+                   WHERE NOT discarded AND city = 'allen' ORDER BY permit_id LIMIT 8""").fetchall()]
+    score(built, parts, fail_permits=victims)
+    with connect(built.warehouse_path) as con:
+        # Every lead gets one of the formulas as its owner and another as its description.
+        con.execute("""UPDATE scored_leads SET
+                       owner_name = (?::VARCHAR[])[1 + (hash(permit_id) % 4)::BIGINT],
+                       project_description = (?::VARCHAR[])[1 + ((hash(permit_id) % 4 + 1) % 4)::BIGINT]""",
+                    [list(FORMULAS), list(FORMULAS)])
+    write_buyer_files(built)
+    write_queue_file(built, "review")
+    write_queue_file(built, "retry")
+    buyer = [r for k in export_keys() for r in _read(built.exports_dir / f"{k}.csv")]
+    for name, rows in (("buyer files", buyer), ("review", _read(built.exports_dir / REVIEW_FILE)),
+                       ("retry", _read(built.exports_dir / RETRY_FILE))):
+        assert rows, name
+        seen = set()
+        for r in rows:
+            assert r["owner_name"] in FORMULAS.values(), (name, r["owner_name"])
+            assert r["project_description"] in FORMULAS.values(), (name, r["project_description"])
+            seen |= {r["owner_name"], r["project_description"]}
+        if name == "buyer files":
+            assert seen == set(FORMULAS.values())        # each formula was really exported
+        assert all(int(r["score"]) in range(-1, 101) for r in rows)   # numbers stay numbers
+
+
 def test_no_exported_text_cell_can_run_as_a_formula(built):
     numeric = {"market_value", "days_old", "score"}
     risky = re.compile(r"^[=+\-@\t\r]")
@@ -97,6 +150,50 @@ def test_atomic_write_leaves_the_old_file_whole_when_the_write_fails(tmp_path, m
         write_atomic(target, b"new and longer\n")
     assert target.read_bytes() == b"old\n"
     assert os.listdir(target.parent) == ["tier_a.csv"]   # no temp file left behind
+
+
+def _changed_keys(settings, n):
+    """Change n buyer files' worth of leads (a new reasoning text) and return their keys."""
+    keys = [k for k in export_keys() if _read(settings.exports_dir / f"{k}.csv")][:n]
+    with connect(settings.warehouse_path) as con:
+        con.execute("UPDATE scored_leads SET reasoning = reasoning || ' (rescored)' WHERE "
+                    "trade_group || '/' || category || '/tier_' || lower(tier) IN (SELECT unnest(?::VARCHAR[]))",
+                    [keys])
+    return keys
+
+
+def test_buyer_files_are_installed_whole_and_a_crash_mid_install_leaves_the_old_files(built, monkeypatch):
+    keys = _changed_keys(built, 3)
+    paths = [file_path(built, k) for k in keys]
+    old = {p: p.read_bytes() for p in paths}
+    # A reader that has a buyer file open while it is replaced keeps reading the old file whole.
+    reader = open(paths[0], "rb")
+    real_replace = exports.os.replace
+    installed = []
+
+    def crash_on_second(src, dst):
+        if installed:
+            raise OSError("killed mid-install")
+        installed.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(exports.os, "replace", crash_on_second)
+    with pytest.raises(OSError, match="killed mid-install"):
+        write_buyer_files(built, keys)
+    # The one file installed before the crash is the new file, whole; the others are untouched.
+    assert [str(d) for d in installed] == [str(paths[0])]
+    assert paths[0].read_bytes() != old[paths[0]] and paths[0].read_bytes().endswith(b"\n")
+    assert b" (rescored)" in paths[0].read_bytes()
+    assert all(p.read_bytes() == old[p] for p in paths[1:])
+    assert reader.read() == old[paths[0]]
+    reader.close()
+    # No half file, temp file or staging folder is left anywhere in the tree.
+    expected = {p.relative_to(built.exports_dir) for p in _all_files(built) if p.exists()}
+    assert {p.relative_to(built.exports_dir) for p in built.exports_dir.rglob("*") if p.is_file()} == expected
+    assert not list(built.exports_dir.glob(".staging-*"))
+    monkeypatch.setattr(exports.os, "replace", real_replace)
+    assert set(write_buyer_files(built).written) == set(keys[1:])
+    assert stale_buyer_files(built) == []
 
 
 def test_identical_bytes_are_not_rewritten(tmp_path):
