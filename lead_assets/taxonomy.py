@@ -20,8 +20,6 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 TIERS = ("A", "B", "C")
-RETRY_TIER = "RETRY"
-RETRY_SCORE = -1
 CONTACT_PRIORITIES = ("call", "email", "skip")
 
 # Uncategorized work never rises above tier C.
@@ -31,15 +29,7 @@ REVIEW_FILE = "flagged/needs_review.csv"
 RETRY_FILE = "pending_retry/retry_queue.csv"
 
 
-def tier_for_score(score: int | None) -> str:
-    """A 80-100, B 50-79, C 0-49, RETRY -1. The only place a tier is decided."""
-    if score is None or score == RETRY_SCORE:
-        return RETRY_TIER
-    if not 0 <= score <= 100:
-        raise ValueError(f"score {score} is outside 0-100")
-    return "A" if score >= 80 else "B" if score >= 50 else "C"
-
-
+# A 80-100, B 50-79, C 0-49, RETRY -1: the only place a tier is decided (scoring.write).
 TIER_SQL = (
     "CASE WHEN {s} = -1 THEN 'RETRY' WHEN {s} >= 80 THEN 'A' WHEN {s} >= 50 THEN 'B' ELSE 'C' END"
 )
