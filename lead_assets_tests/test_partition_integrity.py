@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
+
 from lead_assets.appraisal import load_property_records
 from lead_assets.defs.assets.leads import CHECK_SQL
 from lead_assets.ingest import ingest
@@ -79,26 +81,50 @@ def test_every_permit_scored_once_flags_duplicates_and_scored_rows_without_a_per
     assert check_failures(built, [("plano", DAY1)]) == 1
 
 
-def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_line(built):
+def _drop_line(path, permit):
+    """The city re-sends the day's file without that permit."""
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                            if not line.startswith(permit + ",")))
+
+
+def _bad_valuation(path, permit):
+    """The city re-sends the permit with a valuation that is not a number: now quarantined."""
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    col = rows[0].index("EstProjectCost")
+    for row in rows[1:]:
+        if row[0] == permit:
+            row[col] = "call the office"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_text(buf.getvalue())
+
+
+@pytest.mark.parametrize("leaves", [_drop_line, _bad_valuation], ids=["deleted", "quarantined"])
+def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_line(built, leaves):
     from lead_assets.exports import write_buyer_files
     day = DAY1
     with connect(built.warehouse_path) as con:
         permit, key = con.execute("""
-            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
+            SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads s
             WHERE city = 'plano' AND permit_day = ? AND NOT discarded AND NOT needs_review
-              AND tier IN ('A', 'B', 'C') ORDER BY permit_id LIMIT 1""", [day]).fetchone()
+              AND tier IN ('A', 'B', 'C')
+              AND (SELECT count(*) FROM permit_projects m JOIN permit_projects o USING (city, project_id)
+                   WHERE m.city = s.city AND m.permit_num = s.permit_id) = 1   -- a one-permit project
+            ORDER BY permit_id LIMIT 1""", [day]).fetchone()
     buyer_file = built.exports_dir / f"{key}.csv"
     assert permit in buyer_file.read_text()
-    # The city re-sends the day's file without that permit.
-    path = landing_file(built, "plano", day)
-    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
-                            if not line.startswith(permit + ",")))
+    leaves(landing_file(built, "plano", day), permit)
     ingest(built, [("plano", day)])
     score(built, [("plano", day)])
     write_buyer_files(built)
+    assert rows_of(built, "raw_permits", "permit_num", permit) == []
     assert rows_of(built, "scored_leads", "permit_id", permit) == []
     assert permit not in buyer_file.read_text()
     assert check_failures(built, [("plano", day)]) == 0
+    if leaves is _bad_valuation:
+        with connect(built.warehouse_path) as con:
+            assert con.execute("SELECT reason FROM quarantine WHERE permit_num = ?", [permit]).fetchone()[0] \
+                == "non-numeric valuation: \"call the office\""
 
 
 def test_a_negative_limit_is_one_clear_error_before_any_work(project, capsys):
