@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_assets.processes import alive
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
 from lead_assets.warehouse import connect
@@ -226,19 +227,9 @@ def _scratch_parent(settings: Settings) -> Path:
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     for folder in settings.exports_dir.glob(".staging-*"):
         pid = folder.name.split("-")[1] if folder.name.count("-") >= 2 else ""
-        if folder.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+        if folder.is_dir() and not (pid.isdigit() and alive(int(pid))):
             shutil.rmtree(folder, ignore_errors=True)
     return settings.exports_dir
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _staging_prefix() -> str:

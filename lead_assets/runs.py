@@ -7,12 +7,14 @@ city x day selection becomes as few single-run backfills as the partition order 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from lead_assets.processes import alive, start_marker
 from lead_assets.settings import PROJECT_ROOT, Settings
 from lead_assets.taxonomy import export_keys
 
@@ -90,7 +92,7 @@ def _execute(defs: dg.Definitions, job: str, instance, *, tags=None, run_config=
     run_id = make_new_run_id()
     try:
         defs.resolve_job_def(job).execute_in_process(
-            instance=instance, tags=tags or {}, run_config=config, raise_on_error=True, run_id=run_id, **kwargs)
+            instance=instance, tags={**(tags or {}), **process_tags()}, run_config=config, raise_on_error=True, run_id=run_id, **kwargs)
     except dg.Failure as exc:
         if RETRY_FAILURE not in (exc.metadata or {}):
             raise
@@ -257,8 +259,55 @@ def retry_file_partitions(settings: Settings, path: Path) -> list[tuple[str, dat
     return sorted(parts, key=lambda p: (p[1], list(settings.cities).index(p[0])))
 
 
+# An in-process run (the `leads` command, `make demo`) lives and dies with its process; nothing
+# in Dagster notices when that process is killed (run monitoring watches only the runs the
+# daemon launched). These tags let the sensors and the CLI find such runs and fail them.
+HOST_TAG, PID_TAG, PROCESS_START_TAG = "leads/host", "leads/pid", "leads/process_start"
+
+
+def process_tags() -> dict[str, str]:
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), PROCESS_START_TAG: start_marker(pid) or ""}
+
+
+def _process_gone(run: dg.DagsterRun) -> bool:
+    pid = run.tags.get(PID_TAG, "")
+    if not pid.isdigit():
+        return False
+    if not alive(int(pid)):
+        return True
+    # Alive, but is it still the process that ran this? A pid is reused after a while.
+    recorded, now = run.tags.get(PROCESS_START_TAG), start_marker(int(pid))
+    return bool(recorded) and now is not None and now != recorded
+
+
+def fail_dead_runs(instance) -> list[str]:
+    """Mark failed the in-flight runs that a process on this host ran in process and that
+    process is gone (killed, crashed, the machine restarted); their ids.
+
+    Called before "is a run in flight?" is decided, so a killed `leads` command does not hold
+    the sensors (or the run queue's limits) forever. Runs of other hosts are left alone.
+    """
+    host = socket.gethostname()
+    failed = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: host})):
+        if not _process_gone(run):
+            continue
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.status not in IN_FLIGHT:   # it finished in the meantime
+            continue
+        command = run.tags.get("leads/command", run.job_name)
+        instance.report_run_failed(current, (
+            f"The process that ran this run in process (`leads {command}`, pid {run.tags[PID_TAG]} on "
+            f"{host}) is gone: killed or crashed mid-run. Marked failed so it no longer counts as in "
+            "flight; run the command again to redo its work."))
+        failed.append(run.run_id)
+    return failed
+
+
 def in_flight_partitions(instance, partitions_def, asset_key: dg.AssetKey = SCORED) -> set[str]:
     """Partitions of `asset_key` that a queued or running run is about to (re)materialize."""
+    fail_dead_runs(instance)
     busy: set[str] = set()
     for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)):
         if run.asset_selection is not None and asset_key not in run.asset_selection:
@@ -279,6 +328,7 @@ def in_flight_partitions(instance, partitions_def, asset_key: dg.AssetKey = SCOR
 
 def export_in_flight(instance) -> bool:
     """Is an export run queued or running?"""
+    fail_dead_runs(instance)
     runs = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, job_name="export_job"), limit=1)
     return bool(runs)
 
