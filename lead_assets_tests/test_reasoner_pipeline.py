@@ -526,3 +526,68 @@ def test_the_cli_explains_retry_rows_and_retry_counts_only_what_it_rescored(worl
     tiers = dict(zip(rescored.split()[2:10:2], rescored.split()[3:10:2]))
     assert sum(int(tiers[t]) for t in ("A", "B", "C", "RETRY")) == 2       # only the 2 rows, not the partition
     assert "model calls" in out and world.server.calls == 2
+
+
+# ---------------------------------------------------------------------- the API key goes nowhere
+
+SWEEP_KEY = "sk-test-SWEEP-9f3a1c7e5b2d48a6"
+
+
+def _places_holding(key: str, instance, home: Path, root: Path, warehouse: Path) -> list[str]:
+    """Everywhere a run leaves text, and which of them contain `key`."""
+    from dagster._serdes import serialize_value
+    found = []
+    for run in instance.get_runs():
+        if key in serialize_value(run.run_config) or key in serialize_value(dict(run.tags)):
+            found.append(f"run {run.run_id}: config or tags")
+        for entry in instance.all_logs(run.run_id):              # every level, every event
+            if key in serialize_value(entry):
+                found.append(f"run {run.run_id}: event {entry.dagster_event_type or entry.level}")
+    # Every file of the Dagster home (run, event-log and schedule storage, captured compute logs)
+    # and of the project (landing, CAD, exports, caches), byte for byte; the warehouse by SQL below.
+    for base in (home, root):
+        for path in base.rglob("*"):
+            if path.is_file() and not path.name.startswith(warehouse.name) and key.encode() in path.read_bytes():
+                found.append(str(path))
+    with connect(warehouse) as con:
+        columns = con.execute("""SELECT table_name, column_name FROM information_schema.columns
+                                 WHERE data_type = 'VARCHAR' OR data_type LIKE '%[]' OR data_type LIKE 'STRUCT%'
+                                    OR data_type = 'JSON'""").fetchall()
+        for table, column in columns:
+            n = con.execute(f'SELECT count(*) FROM "{table}" WHERE strpos("{column}"::VARCHAR, ?) > 0',
+                            [key]).fetchone()[0]
+            if n:
+                found.append(f"warehouse {table}.{column}: {n} row(s)")
+    assert columns, "the sweep looked at no warehouse text at all"
+    return found
+
+
+def test_the_api_key_is_nowhere_after_a_reasoner_run_with_failures(world, tmp_path, monkeypatch, capfd):
+    home = tmp_path / "sweep_home"                      # a fresh instance: every record is this run's
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("LEADS_OPENAI_API_KEY", SWEEP_KEY)
+    monkeypatch.setenv("LEADS_OPENAI_TIMEOUT", "1")
+    picks = world.info["picks"]
+    for tag in ("ZQ429X", "ZQ500X", "ZQMALFORMEDX", "ZQ400X"):       # error paths write messages too
+        world.server.when(tag, FAULTS[tag][0])
+    assert leads_main(["--config", str(world.root / "leads.toml"), "score", "--reasoner",
+                       "--cities", "plano", "--since", str(DAY)]) == 0
+    out, err = capfd.readouterr()
+    # The key really was used: the server got it, and the run has RETRY rows with errors.
+    assert any(h.get("authorization") == f"Bearer {SWEEP_KEY}" for h in world.server.request_headers)
+    rows = world.rows()
+    assert (rows.loc[picks["ZQ500X"], "tier"], rows.loc[picks["ZQ500X"], "score"]) == ("RETRY", -1)
+    assert list((world.settings.exports_dir).rglob("*.csv"))
+    instance = dg.DagsterInstance.get()
+    assert instance.get_runs(), "the runs are in the sweep's instance"
+    try:
+        found = _places_holding(SWEEP_KEY, instance, home, world.root, world.settings.warehouse_path)
+    finally:
+        instance.dispose()
+    for name, text in (("stdout", out), ("stderr", err)):
+        if SWEEP_KEY in text:
+            found.append(name)
+    # A short tail of the key is as good as the key for spotting it in a leak.
+    assert not found, found
+    assert SWEEP_KEY[-8:] not in out + err
