@@ -112,7 +112,7 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             counts = con.execute(PARTITION_COUNTS_SQL).df()
             drift = {(r["city"], r["permit_day"]): r for r in con.execute(drift_sql()).df().to_dict("records")}
             sample = con.execute("""SELECT city, permit_day, permit_id, category, score, tier,
-                                           left(reasoning, 80) AS reasoning
+                                           reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
                                     ORDER BY score DESC LIMIT 5""").df()
         # One event per partition with that partition's own counts, so the UI plots per
