@@ -296,17 +296,18 @@ def _test_the_ui(tmp_path, monkeypatch, stack):
                                        AND tier <> 'RETRY' ORDER BY city, permit_id""", [D1]).fetchall()
     assert len(retry_ids) == 3
     before = {k: file_path(settings, k).read_bytes() for k in export_keys()}
-    assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    descriptions = {k.to_user_string(): defs.resolve_assets_def(k).specs_by_key[k].description
+                    for k in sorted(defs.resolve_asset_graph().get_all_asset_keys())}
     ARTIFACTS.mkdir(exist_ok=True)
 
     # The UI's runs use the reasoner by default (LEADS_SCORER), with the model server healthy again.
     with dagster_dev(home, config, tmp_path, {**model_env, "LEADS_TODAY": str(TODAY), "LEADS_SCORER": "reasoner"}) as url, \
             chromium_page(failure_shot=ARTIFACTS / "ui-failure.png") as page, \
             open_instance(home) as instance:
-        _walk_the_ui(page, url, instance, settings, assets, before, server, retry_ids, scored_before)
+        _walk_the_ui(page, url, instance, settings, descriptions, before, server, retry_ids, scored_before)
 
 
-def _walk_the_ui(page, url, instance, settings, assets, before, server, retry_ids, scored_before):
+def _walk_the_ui(page, url, instance, settings, descriptions, before, server, retry_ids, scored_before):
     from playwright.sync_api import expect
 
     from lead_assets.exports import file_path, stale_buyer_files
@@ -317,9 +318,17 @@ def _walk_the_ui(page, url, instance, settings, assets, before, server, retry_id
 
     # 1. The asset graph shows every asset.
     open_asset_graph(page, url)
-    for asset in assets:
+    for asset in descriptions:
         expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=UI)
     page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
+    # Every asset's page shows its description as written (markdown would eat an HTML-like <word>).
+    for asset, text in descriptions.items():
+        page.goto(f"{url}/assets/{asset}")
+        shown = text.split("`")[0][:60].strip()
+        expect(page.get_by_text(shown, exact=False).first).to_be_visible(timeout=UI)
+    page.goto(f"{url}/assets/lead_exports")
+    expect(page.get_by_text("exports/{trade_group}/{category}/tier_{a,b,c}.csv", exact=False).first) \
+        .to_be_visible(timeout=UI)
 
     # 2. Materialize one partition (plano, D2) from the UI; the run succeeds.
     launch_partitions(page, url, "/locations/lead_assets/jobs/score_job", ["plano"], str(D2), "Launch 1 run")
