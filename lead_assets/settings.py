@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lead_assets.classify import CityRules, RulesError
+from lead_assets.partition_scheme import PartitionScheme, SchemeError
 
 if TYPE_CHECKING:
     from lead_assets.portals.config import PortalSource
@@ -135,6 +136,7 @@ class Settings:
     freshness_days: dict[str, int] = field(default_factory=dict)
     today_override: date | None = None
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    partition_scheme: PartitionScheme = field(default_factory=PartitionScheme)  # [partitions] scheme
 
     @property
     def lock_path(self) -> Path:
@@ -201,6 +203,11 @@ class Settings:
         missing = [f for f in ("prop_id", "situs_address", "situs_city") if f not in cad.get("columns", {})]
         if missing:
             raise ConfigError(f"{path}: [appraisal.columns] must map {', '.join(missing)}")
+        try:
+            scheme = PartitionScheme.from_toml(raw.get("partitions", {}),
+                                               {k.lower(): v for k, v in raw.get("cities", {}).items()})
+        except SchemeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         today = overrides.get("today") or os.environ.get("LEADS_TODAY")
         return cls(
             config_path=path,
@@ -215,4 +222,5 @@ class Settings:
             freshness_days=dict(raw.get("freshness_days", {})),
             today_override=date.fromisoformat(str(today)) if today else None,
             automation=AutomationSettings.from_toml(raw.get("automation", {})),
+            partition_scheme=scheme,
         )
