@@ -46,6 +46,42 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - t, out
 
 
+PARTITION_HEALTH = """query ($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+  partitionKeysByDimension { name partitionKeys }
+  partitionStats { numMaterialized numPartitions numFailed numMaterializing }
+  assetPartitionStatuses { ... on MultiPartitionStatuses { primaryDimensionName ranges {
+    primaryDimStartKey primaryDimEndKey secondaryDim {
+      ... on DefaultPartitionStatuses { materializedPartitions failedPartitions }
+      ... on TimePartitionStatuses { ranges { status startKey endKey } } } } } } } } }"""
+
+
+def ui_partition_health(config: Path, instance) -> tuple[float, float]:
+    """The asset page's partition query, as the webserver runs it against a code server
+    (a subprocess loading lead_assets/definitions.py with this config)."""
+    import os
+
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    from lead_assets.settings import PROJECT_ROOT
+    saved, os.environ["LEADS_CONFIG"] = os.environ.get("LEADS_CONFIG"), str(config)
+    try:
+        with define_out_of_process_context(str(PROJECT_ROOT / "lead_assets" / "definitions.py"), "defs",
+                                           instance) as context:
+            times = []
+            for _ in range(2):
+                t, result = timed(execute_dagster_graphql, context, PARTITION_HEALTH,
+                                  {"key": {"path": ["scored_leads"]}})
+                if result.errors:
+                    raise RuntimeError(f"partition health query failed: {result.errors[0]}")
+                times.append(t)
+            return times[0], times[1]
+    finally:
+        if saved is None:
+            os.environ.pop("LEADS_CONFIG", None)
+        else:
+            os.environ["LEADS_CONFIG"] = saved
+
+
 def measure(config: Path, home: Path) -> dict[str, str]:
     import dagster as dg
     from dagster._core.definitions.asset_key import AssetKey
@@ -105,6 +141,8 @@ def measure(config: Path, home: Path) -> dict[str, str]:
         found = sum(1 for v in (status or {}).values() if v)
         out["status lookup, day (first / cached)"] = f"{t_cold * 1000:.0f} / {t_warm * 1000:.0f} ms, {found:,} found"
         out["materialized partitions"] = f"{t_mat * 1000:.0f} ms, {len(mat):,} found"
+        t_ui, t_ui_warm = ui_partition_health(config, instance)
+        out["UI partition health (GraphQL)"] = f"{t_ui * 1000:.0f} / {t_ui_warm * 1000:.0f} ms (first / again)"
     return out
 
 

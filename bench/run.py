@@ -191,6 +191,9 @@ def main() -> None:
         br.main()
     shutil.rmtree(root, ignore_errors=True)
 
+    from bench_scale import main as bench_scale   # 6. 3,000 jurisdictions, both partition schemes
+    bench_scale()
+
 
 if __name__ == "__main__":
     main()

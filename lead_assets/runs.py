@@ -27,13 +27,15 @@ def project_instance() -> dg.DagsterInstance:
 
 def contiguous_blocks(selected: list[str], order: list[str]) -> list[list[str]]:
     """Split `selected` into runs of neighbours in `order` (a partition range must be contiguous)."""
-    index = sorted(order.index(s) for s in set(selected))
+    position = {key: i for i, key in enumerate(order)}   # not order.index: 3,000 cities make that quadratic
     blocks: list[list[str]] = []
-    for i in index:
-        if blocks and order.index(blocks[-1][-1]) == i - 1:
+    last = None
+    for i in sorted(position[s] for s in set(selected)):
+        if blocks and last == i - 1:
             blocks[-1].append(order[i])
         else:
             blocks.append([order[i]])
+        last = i
     return blocks
 
 
@@ -158,7 +160,8 @@ def retry_rows(settings: Settings, *, cities: list[str] | None = None, since: da
 
 def failed_partitions(settings: Settings, **selection) -> list[tuple[str, date]]:
     """The city x day partitions that hold RETRY rows."""
-    return sorted(retry_rows(settings, **selection), key=lambda p: (p[1], list(settings.cities).index(p[0])))
+    position = {city: i for i, city in enumerate(settings.cities)}
+    return sorted(retry_rows(settings, **selection), key=lambda p: (p[1], position[p[0]]))
 
 
 def partition_ranges(settings: Settings, parts) -> list[tuple[str, str]]:
@@ -175,7 +178,7 @@ def partition_ranges(settings: Settings, parts) -> list[tuple[str, str]]:
         by_day.setdefault(date.fromisoformat(str(day)), set()).add(scheme.row(city))
     days_by_block: dict[tuple[str, ...], list[date]] = {}
     for day in sorted(by_day):
-        for block in contiguous_blocks(sorted(by_day[day], key=order.index), order):
+        for block in contiguous_blocks(by_day[day], order):
             days_by_block.setdefault(tuple(block), []).append(day)
     ranges: list[tuple[date, int, str, str]] = []
     for block, days in days_by_block.items():
