@@ -46,6 +46,12 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - t, out
 
 
+def best(fn, *args, **kwargs):
+    """The fastest of three: the machine is shared, and these steps have no state to warm."""
+    runs = [timed(fn, *args, **kwargs) for _ in range(3)]
+    return min(t for t, _ in runs), runs[-1][1]
+
+
 PARTITION_HEALTH = """query ($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
   partitionKeysByDimension { name partitionKeys }
   partitionStats { numMaterialized numPartitions numFailed numMaterializing }
@@ -93,12 +99,16 @@ def measure(config: Path, home: Path) -> dict[str, str]:
     from lead_assets.settings import Settings
 
     out: dict[str, str] = {}
-    t_load, settings = timed(Settings.load, config)
-    t_defs, defs = timed(build_defs, settings)
+    t_load, settings = best(Settings.load, config)
+    def load_defs():
+        defs = build_defs(settings)
+        defs.get_repository_def()   # resolves (and caches) jobs, assets and schedules
+        return defs
+    t_defs, defs = best(load_defs)
     # What a code server does before the UI or the daemon sees anything: the repository snapshot.
-    t_snap, _ = timed(lambda: RepositorySnap.from_def(defs.get_repository_def()))
+    t_snap, _ = best(lambda: RepositorySnap.from_def(defs.get_repository_def()))
     pdef = defs.get_assets_def("scored_leads").partitions_def
-    t_count, n = timed(pdef.get_num_partitions)
+    t_count, n = best(pdef.get_num_partitions)
     out["partitions per asset"] = f"{n:,}"
     out["rows x days"] = f"{len(settings.partition_scheme.rows()):,} x {n // len(settings.partition_scheme.rows()):,}"
     out["definitions load"] = f"{t_load + t_defs + t_snap:.2f}s (config {t_load:.2f}, defs {t_defs:.2f}, snapshot {t_snap:.2f})"
@@ -110,10 +120,10 @@ def measure(config: Path, home: Path) -> dict[str, str]:
         # one daily-schedule tick, as the daemon evaluates it, then the run expanding its range
         schedule = defs.get_schedule_def("daily_schedule")
         when = datetime.now().astimezone()
-        t_tick, data = timed(schedule.evaluate_tick, dg.build_schedule_context(
+        t_tick, data = best(schedule.evaluate_tick, dg.build_schedule_context(
             instance=instance, scheduled_execution_time=when))
         requests = data.run_requests or []
-        t_expand, keys = timed(lambda: [k for r in requests for k in (
+        t_expand, keys = best(lambda: [k for r in requests for k in (
             [r.partition_key] if r.partition_key else pdef.get_partition_keys_in_range(dg.PartitionKeyRange(
                 r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])))])
         out["schedule tick"] = f"{t_tick * 1000:.0f} ms, {len(requests)} run(s)"
@@ -121,9 +131,9 @@ def measure(config: Path, home: Path) -> dict[str, str]:
 
         # one day's backfill across every city: our ranges (leads backfill), Dagster's target subset
         parts = [(c, day) for c in settings.cities]
-        t_ranges, ranges = timed(partition_ranges, settings, parts)
+        t_ranges, ranges = best(partition_ranges, settings, parts)
         day_keys = sorted({settings.partition_scheme.key(c, d) for c, d in parts})
-        t_target, _ = timed(AssetBackfillData.from_asset_partitions, asset_graph=defs.resolve_asset_graph(),
+        t_target, _ = best(AssetBackfillData.from_asset_partitions, asset_graph=defs.resolve_asset_graph(),
                             partition_names=day_keys, asset_selection=[AssetKey(a) for a in (
                                 "permit_pulls", "raw_permits", "scored_leads")],
                             dynamic_partitions_store=instance, backfill_start_timestamp=time.time(),
@@ -136,8 +146,8 @@ def measure(config: Path, home: Path) -> dict[str, str]:
             dg.AssetMaterialization(asset_key=SCORED, partition=k)) for k in day_keys])
         out["record one day's events"] = f"{t_events:.2f}s, {len(day_keys):,} events ({t_events / len(day_keys) * 1000:.1f} ms each)"
         t_cold, status = timed(instance.get_status_by_partition, SCORED, day_keys, pdef)
-        t_warm, _ = timed(instance.get_status_by_partition, SCORED, day_keys, pdef)
-        t_mat, mat = timed(instance.get_materialized_partitions, SCORED)
+        t_warm, _ = best(instance.get_status_by_partition, SCORED, day_keys, pdef)
+        t_mat, mat = best(instance.get_materialized_partitions, SCORED)
         found = sum(1 for v in (status or {}).values() if v)
         out["status lookup, day (first / cached)"] = f"{t_cold * 1000:.0f} / {t_warm * 1000:.0f} ms, {found:,} found"
         out["materialized partitions"] = f"{t_mat * 1000:.0f} ms, {len(mat):,} found"
