@@ -16,6 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 SCHEMES = ("city_day", "group_day")
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # no "|": it separates the key's dimensions
@@ -46,7 +47,15 @@ class PartitionScheme:
         return list(self.cities) if self.kind == "city_day" else sorted(set(self.group_of.values()))
 
     def cities_of(self, row: str) -> list[str]:
-        return [row] if self.kind == "city_day" else [c for c in self.cities if self.group_of[c] == row]
+        return [row] if self.kind == "city_day" else list(self._members.get(row, ()))
+
+    @cached_property
+    def _members(self) -> dict[str, tuple[str, ...]]:
+        """group -> its cities (leads.toml order); a year's range of group keys asks once per key."""
+        members: dict[str, list[str]] = {}
+        for city in self.cities:
+            members.setdefault(self.group_of[city], []).append(city)
+        return {group: tuple(cities) for group, cities in members.items()}
 
     def key(self, city: str, day: date | str) -> str:
         """The partition key (as a string) holding this city's day."""
