@@ -22,6 +22,7 @@ from lead_assets.runs import SCORED, failed_partitions, partition_ranges, retry_
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.warehouse import connect
 from lead_assets_tests.conftest import TODAY, write_config
+from lead_assets_tests.test_portals import portal  # noqa: F401  (the loopback portal fixture)
 
 DAY = TODAY - timedelta(days=1)
 WEST, EAST = ["plano", "frisco"], ["mckinney", "allen", "prosper"]
@@ -130,6 +131,31 @@ def test_group_partitions_and_ranges_follow_the_config(grouped):
     ranges = partition_ranges(grouped, [("plano", d0), ("frisco", d0), ("allen", d0), ("plano", DAY)])
     covered = [str(k) for s, e in ranges for k in pdef.get_partition_keys_in_range(dg.PartitionKeyRange(s, e))]
     assert sorted(covered) == sorted([f"east|{d0}", f"west|{d0}", f"west|{DAY}"])
+
+
+def test_a_group_pull_is_recorded_only_when_every_city_of_it_landed(portal, instance):
+    from lead_assets.runs import range_tags
+    from lead_assets_tests.portal_server import Fault
+    from lead_assets_tests.test_portals import DAYS
+    settings, state, _ = portal
+    settings = Settings.load(configure(settings.config_path, 'scheme = "group_day"\ngroups = 2',
+                                       {"austin_soda": "austin", "austin_arc": "austin"}))
+    state.faults.append(Fault("socrata", 503, offset=14, times=3))   # the 5th fails at Socrata only
+
+    def pull_two_days():
+        return build_defs(settings).resolve_job_def("score_job").execute_in_process(
+            instance=instance, tags=range_tags(f"austin|{DAYS[0]}", f"austin|{DAYS[1]}"),
+            asset_selection=[dg.AssetKey("permit_pulls"), dg.AssetKey("raw_permits")], raise_on_error=False)
+    assert not pull_two_days().success
+    days = [f"austin|{DAYS[0] + timedelta(days=i)}" for i in range((DAYS[1] - DAYS[0]).days + 1)]
+    records = instance.fetch_materializations(dg.AssetKey("permit_pulls"), limit=10).records
+    assert sorted(r.partition_key for r in records) == days[1:], "the 5th: ArcGIS landed, Socrata did not"
+    for record in records:
+        pulls = record.asset_materialization.metadata["pulls"].value
+        assert sorted(p["city"] for p in pulls) == ["austin_arc", "austin_soda"]
+    assert pull_two_days().success
+    pulled = {r.partition_key for r in instance.fetch_materializations(dg.AssetKey("permit_pulls"), limit=10).records}
+    assert pulled == set(days)
 
 
 # ---------------------------------------------------------------- config
