@@ -13,7 +13,6 @@ import difflib
 import json
 import re
 from datetime import date
-from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -34,7 +33,7 @@ SOURCE_KEYS = {
                "timeout_seconds", "max_attempts", "max_retry_wait_seconds"),
 }
 # A city key becomes a Dagster partition key ("plano|2026-11-28") and a folder name.
-_CITY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_CITY_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _problem(message: str, key: str | None = None) -> PydanticCustomError:
@@ -64,20 +63,14 @@ def _date_formats(value):
 
 
 def _day(value):
-    if isinstance(value, date):          # TOML's bare 2026-10-01 (a datetime is not a day)
-        if type(value) is date:
-            return value
-    elif isinstance(value, str):
+    if type(value) is date:              # TOML's bare 2026-10-01 (a datetime is not a day)
+        return value
+    if isinstance(value, str):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
     raise _problem(f"must be a date (YYYY-MM-DD), not {_show(value)}")
-
-
-@cache
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
 
 
 def _zone(value):
@@ -87,7 +80,7 @@ def _zone(value):
         ZoneInfo(value)
         return value
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
-        close = difflib.get_close_matches(value, _zones(), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(value, sorted(available_timezones()), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "an IANA name such as 'America/Chicago'"
         raise _problem(f"unknown time zone {value!r} ({hint})") from None
 
@@ -110,7 +103,7 @@ Seconds = Annotated[float, Field(gt=0)]
 
 class _Table(BaseModel):
     """A TOML table: its keys are exactly the fields (strict types, no coercion)."""
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
     unknown: ClassVar[str] = "unknown key"
 
     @classmethod
@@ -214,9 +207,13 @@ class Appraisal(_Table):
 
 def _city_keys(value):
     if isinstance(value, dict):
+        seen = set()
         for key in value:
             if not _CITY_KEY.match(key):
                 raise _problem("a city key must be letters, digits, _ or - (it names partitions and folders)", key)
+            if key.lower() in seen:           # Settings lower-case the keys
+                raise _problem("the same city twice (city keys ignore case)", key)
+            seen.add(key.lower())
     return value
 
 

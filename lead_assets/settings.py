@@ -107,7 +107,6 @@ class AutomationSettings:
         return hour, minute
 
 
-
 def _city_rules(city: str, raw: dict) -> CityRules:
     try:
         return CityRules.from_toml(city, raw)
@@ -165,13 +164,18 @@ class Settings:
         problem = check(raw)
         if problem:
             raise ConfigError(f"{path}: {problem}")
+        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
         try:
-            return cls._build(path, raw, overrides)
+            today = date.fromisoformat(str(today)) if today else None
+        except ValueError:
+            raise ConfigError(f"LEADS_TODAY={today!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            return cls._build(path, raw, overrides, today)
         except ConfigError as exc:               # a builder's check: say which file
             raise ConfigError(f"{path}: {exc}") from None
 
     @classmethod
-    def _build(cls, path: Path, raw: dict, overrides: dict) -> "Settings":
+    def _build(cls, path: Path, raw: dict, overrides: dict, today: date | None) -> "Settings":
         """Settings from a `raw` TOML that fits the schema (lead_assets/config_schema.py)."""
         base = path.parent
         paths = raw.get("paths", {})
@@ -207,11 +211,6 @@ class Settings:
         missing = [f for f in ("prop_id", "situs_address", "situs_city") if f not in cad.get("columns", {})]
         if missing:
             raise ConfigError(f"[appraisal.columns] must map {', '.join(missing)}")
-        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
-        try:
-            today = date.fromisoformat(str(today)) if today else None
-        except ValueError:
-            raise ConfigError(f"LEADS_TODAY={today!r} is not a date (YYYY-MM-DD)") from None
         return cls(
             config_path=path,
             warehouse_path=where("LEADS_WAREHOUSE", "warehouse", "warehouse.duckdb"),

@@ -275,6 +275,7 @@ def test_every_key_the_settings_read_is_accepted(tmp_path):
     ('autostart = ["daily_schedule", "exports_sensor"]', 'autostart = "yes"',
      "automation.autostart: must be true, false or a list of names, not 'yes'"),
     ('format = "csv"', 'format = "xml"', "cities.plano.format: must be 'csv' or 'json', not 'xml'"),
+    ("[cities.drop]\n", "[cities.Plano]\n", "cities.Plano: the same city twice (city keys ignore case)"),
 ])
 def test_the_other_sections_are_checked_too(tmp_path, old, new, line):
     path = tmp_path / "leads.toml"
@@ -282,3 +283,9 @@ def test_the_other_sections_are_checked_too(tmp_path, old, new, line):
     with pytest.raises(ConfigError) as err:
         Settings.load(path)
     assert str(err.value) == f"{path}: {line}"
+
+
+def test_a_bad_today_override_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADS_TODAY", "yesterday")
+    with pytest.raises(ConfigError, match=r"^LEADS_TODAY='yesterday' is not a date \(YYYY-MM-DD\)$"):
+        Settings.load(write_config(tmp_path))
