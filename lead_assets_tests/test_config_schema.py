@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from lead_assets.cli import main as leads_main
+from lead_assets.cli.main import main as leads_main
 from lead_assets.settings import PROJECT_ROOT, ConfigError, Settings
 from lead_assets_tests.conftest import TODAY, write_config
 
@@ -96,7 +96,7 @@ def test_a_bad_window_leaves_a_scored_warehouse_untouched(project, home, tmp_pat
     before = _digest(project.warehouse_path)
     bad_config(tmp_path, "freshness")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    run = subprocess.run([sys.executable, "-m", "lead_assets.cli", "score", "--cities", "plano", "--since", DAY],
+    run = subprocess.run([sys.executable, "-m", "lead_assets.cli.main", "score", "--cities", "plano", "--since", DAY],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
