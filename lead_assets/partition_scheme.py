@@ -64,12 +64,9 @@ class PartitionScheme:
     @classmethod
     def from_toml(cls, partitions: dict, cities: dict[str, dict]) -> "PartitionScheme":
         """`partitions`: the [partitions] table; `cities`: lowercased key -> [cities.<key>] table."""
+        # Types were checked by the schema (lead_assets/config_schema.py); these are the rules of meaning.
         kind = partitions.get("scheme", "city_day")
-        if kind not in SCHEMES:
-            raise SchemeError(f"[partitions] scheme must be {' or '.join(SCHEMES)}, not {kind!r}")
         groups = partitions.get("groups")
-        if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or groups < 1):
-            raise SchemeError(f"[partitions] groups must be a whole number of 1 or more, not {groups!r}")
         group_of = {}
         for city, entry in cities.items():
             named = entry.get("group")

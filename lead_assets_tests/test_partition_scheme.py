@@ -184,10 +184,10 @@ def test_hashed_groups_are_stable_and_a_named_group_wins(tmp_path):
 
 
 @pytest.mark.parametrize("partitions, groups, message", [
-    ('scheme = "state_day"', {}, "[partitions] scheme must be city_day or group_day, not 'state_day'"),
-    ('scheme = "group_day"\ngroups = 0', {}, "[partitions] groups must be a whole number of 1 or more, not 0"),
-    ('scheme = "group_day"\ngroups = "8"', {}, "[partitions] groups must be a whole number of 1 or more, not '8'"),
-    ('scheme = "group_day"\ngroups = true', {}, "[partitions] groups must be a whole number of 1 or more, not True"),
+    ('scheme = "state_day"', {}, "partitions.scheme: must be 'city_day' or 'group_day', not 'state_day'"),
+    ('scheme = "group_day"\ngroups = 0', {}, "partitions.groups: must be at least 1, not 0"),
+    ('scheme = "group_day"\ngroups = "8"', {}, "partitions.groups: must be a whole number, not '8'"),
+    ('scheme = "group_day"\ngroups = true', {}, "partitions.groups: must be a whole number, not True"),
     ('scheme = "group_day"', {c: "west" for c in WEST}, "[cities.mckinney] has no group"),
     ('scheme = "group_day"\ngroups = 2', {"plano": "West|1"}, "[cities.plano] group must be lowercase"),
 ])
