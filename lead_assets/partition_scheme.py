@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-SCHEMES = ("city_day", "group_day")
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # no "|": it separates the key's dimensions
 
 
