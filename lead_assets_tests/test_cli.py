@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from lead_assets.cli import main
+from lead_assets.cli.main import main
 from lead_assets.warehouse import connect
 from lead_assets_tests.conftest import DEMO_DAYS, TODAY
 
@@ -106,7 +106,7 @@ def test_set_partition_start_edits_only_that_value(tmp_path):
     import tomllib
     from datetime import date
 
-    from lead_assets.demo_data import set_partition_start
+    from lead_assets.demo.feeds import set_partition_start
     path = tmp_path / "leads.toml"
     path.write_text('[paths]\nstart_date = "keep"\n\n[partitions]\nstart_date = "2026-10-01"  # first\n'
                     'timezone = "America/Chicago"\n')

@@ -249,7 +249,7 @@ def scored_status(settings: Settings, instance, days) -> dict[str, str | None]:
 
 def _test_the_ui(tmp_path, monkeypatch, stack):
     from lead_assets.definitions import build_defs
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
     from lead_assets.runs import RunSummary, failed_partitions, load_properties, score_partitions
     from lead_assets.taxonomy import export_keys
