@@ -39,7 +39,7 @@ def hang(*args, **kwargs):
         time.sleep(1)
 
 setattr(importlib.import_module(module), name, hang)
-from lead_assets.cli import main
+from lead_assets.cli.main import main
 sys.exit(main(["score", "--cities", "plano", "--since", sys.argv[4]]))
 """
 
