@@ -124,6 +124,14 @@ def test_a_score_run_killed_mid_write_no_longer_holds_its_partitions(project, ho
     assert "leads score" in failure_message(instance, run.run_id)
 
 
+def test_the_next_leads_command_fails_the_runs_of_a_killed_one(project, home, instance, tmp_path):
+    from lead_assets.runs import project_instance
+    pid = kill_mid_run(tmp_path, "lead_assets.scoring", "write")
+    run = the_run(instance, pid)
+    project_instance()                                           # what every run-launching command opens
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
 def test_runs_of_live_processes_and_other_hosts_are_left_alone(project, instance):
     from dagster._core.test_utils import create_run_for_test
     mine = process_tags()
