@@ -189,25 +189,34 @@ def _volume_builders(con, rules, city_rules) -> None:
                        addr_commercial=address_commercial_sql("r.original_address", rules),
                        owner_commercial=owner_commercial_sql("r.owner_name", rules))
     w = int(vb["window_days"])
-    not_trades = f"AND NOT {matches_sql('l.party', list(vb.get('not_parties', [])), '[volume_builders] not_parties')}"
+    not_trade = matches_sql("party", list(vb.get("not_parties", [])), "[volume_builders] not_parties")
+    # Names repeat a lot (a builder pulls hundreds of permits): each distinct name is reduced
+    # to its party key, and checked against not_parties, once.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE volume_builder_permits AS
-        WITH leads AS (
-            SELECT DISTINCT city, permit_day, permit_id, {party_key_sql('x')} AS party
-            FROM (SELECT city, permit_day, permit_id, unnest([contractor_name, applicant_name]) AS x FROM lead_base)
+        WITH lead_names AS (
+            SELECT city, permit_day, permit_id, unnest([contractor_name, applicant_name]) AS x FROM lead_base
+        ), home_names AS (
+            SELECT r.city, r.permit_day, r.permit_num, unnest([r.contractor_name, r.applicant_name]) AS x
+            FROM raw_permits r
+            WHERE r.city IN (SELECT DISTINCT city FROM lead_base)
+              AND r.permit_day BETWEEN (SELECT min(permit_day) FROM lead_base) - {w}
+                                   AND (SELECT max(permit_day) FROM lead_base) + {w}
+              AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']}
+        ), names AS (
+            SELECT x, party, {not_trade} AS not_builder
+            FROM (SELECT x, {party_key_sql('x')} AS party
+                  FROM (SELECT x FROM lead_names UNION SELECT x FROM home_names))
+            WHERE party IS NOT NULL
+        ), leads AS (
+            SELECT DISTINCT l.city, l.permit_day, l.permit_id, n.party
+            FROM lead_names l JOIN names n USING (x) WHERE NOT n.not_builder
         ), homes AS (
-            SELECT DISTINCT city, permit_day, permit_num, {party_key_sql('x')} AS party
-            FROM (SELECT r.city, r.permit_day, r.permit_num, unnest([r.contractor_name, r.applicant_name]) AS x
-                  FROM raw_permits r
-                  WHERE r.city IN (SELECT DISTINCT city FROM lead_base)
-                    AND r.permit_day BETWEEN (SELECT min(permit_day) FROM lead_base) - {w}
-                                         AND (SELECT max(permit_day) FROM lead_base) + {w}
-                    AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']})
+            SELECT DISTINCT h.city, h.permit_day, h.permit_num, n.party FROM home_names h JOIN names n USING (x)
         )
         SELECT l.city, l.permit_id, l.party
         FROM leads l JOIN homes h ON h.city = l.city AND h.party = l.party
              AND h.permit_day BETWEEN l.permit_day - {w} AND l.permit_day + {w}
-        WHERE l.party IS NOT NULL {not_trades}
         GROUP BY l.city, l.permit_id, l.party
         HAVING count(DISTINCT h.permit_num) >= {int(vb["min_new_homes"])}
         QUALIFY row_number() OVER (PARTITION BY l.city, l.permit_id ORDER BY l.party) = 1
