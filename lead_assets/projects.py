@@ -223,21 +223,27 @@ HELD_SQL = """(EXISTS (SELECT 1 FROM deliveries d WHERE d.city = {t}.city AND d.
 
 
 def aggregate_sql(per_permit: str) -> str:
-    """One candidate row per project from the per-permit table `per_permit` (lead_inputs'
-    columns plus project_id, is_building): the lead permit's row, with owner, values and
+    """One candidate row per project from the per-permit table `per_permit` (a table: its
+    rowid is used; lead_inputs' columns plus project_id, is_building): the lead permit's row, with owner, values and
     dates from whichever permit has them, the category of the broadest permit, a volume
     builder on any permit discarding the whole project, and the other permit numbers."""
     return f"""
         WITH ranked AS (
-            SELECT p.*, {HELD_SQL.format(t='p')} AS held, {scope_rank_sql('p.category')} AS scope_rank
+            -- the ranks are computed on the sort keys alone (by rowid), not on the wide rows
+            SELECT p.rowid AS rid, p.city, p.project_id, {HELD_SQL.format(t='p')} AS held,
+                {scope_rank_sql('p.category')} AS scope_rank, p.is_building, p.est_project_cost,
+                p.permit_day, p.permit_id
             FROM {per_permit} p
-        ), ordered AS (
-            SELECT *,
+        ), ranks AS (
+            SELECT rid, held, scope_rank,
                 row_number() OVER (PARTITION BY city, project_id ORDER BY held DESC, is_building DESC,
                     scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS lead_rank,
                 row_number() OVER (PARTITION BY city, project_id ORDER BY is_building DESC,
                     scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS scope_pos
             FROM ranked
+        ), ordered AS (
+            SELECT p.*, r.held, r.scope_rank, r.lead_rank, r.scope_pos
+            FROM {per_permit} p JOIN ranks r ON r.rid = p.rowid
         ), agg AS (
             -- arg_min skips NULL values: each any_* is the first permit (by rank) that has one
             SELECT city, project_id, count(*) AS project_size,

@@ -78,6 +78,11 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     retry_filter = ("AND ((r.city, r.permit_day) IN (SELECT city, permit_day FROM full_parts) OR "
                     "(r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY'))")
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    # The city takes part in the classification only through its type map: the permits of
+    # cities without one share their classes (the same texts recur from city to city).
+    typed = [key for key, cr in city_rules.items() if cr.types]
+    typed_city = (f"CASE WHEN base.city IN ({', '.join(_quote(k) for k in typed)}) THEN base.city ELSE '' END"
+                  if typed else "''")
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
     projects.refresh(con, settings, [c for c, _ in partitions])
     con.execute(f"""
@@ -118,7 +123,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
             LEFT JOIN prop p ON p.address_key = r.address_key AND p.city_key = c.city_key
         )
         SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier,
-            concat_ws(chr(31), base.city, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
+            concat_ws(chr(31), {typed_city}, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
                       base.owner_commercial::VARCHAR,
                       coalesce(base.permit_type, ''), coalesce(base.work_class, ''),
                       coalesce(base.description, '')) AS class_key
