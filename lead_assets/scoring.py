@@ -209,13 +209,13 @@ def _volume_builders(con, rules, city_rules) -> None:
                                    AND (SELECT max(permit_day) FROM lead_base) + {w}
               AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']}
         ), names AS (
+            -- (no filter here: DuckDB would push it below the UNION, keying every row again)
             SELECT x, party, {not_trade} AS not_builder
             FROM (SELECT x, {party_key_sql('x')} AS party
                   FROM (SELECT x FROM lead_names UNION SELECT x FROM home_names))
-            WHERE party IS NOT NULL
         ), leads AS (
             SELECT DISTINCT l.city, l.permit_day, l.permit_id, n.party
-            FROM lead_names l JOIN names n USING (x) WHERE NOT n.not_builder
+            FROM lead_names l JOIN names n USING (x) WHERE n.party IS NOT NULL AND NOT n.not_builder
         ), homes AS (
             SELECT DISTINCT h.city, h.permit_day, h.permit_num, n.party FROM home_names h JOIN names n USING (x)
         )
