@@ -129,15 +129,13 @@ def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, s
 
     if rules.address_window_days is not None:
         window = rules.address_window_days
-        has_building: dict[int, bool] = {}
-        size: dict[int, int] = {}
+        find = groups.find
+        has_building = [False] * n   # by project root
+        size = [0] * n
         for i in range(n):
-            root = groups.find(i)
-            has_building[root] = has_building.get(root, False) or building[i]
-            size[root] = size.get(root, 0) + 1
-
-        def loose(root: int) -> bool:  # a lone trade permit, not (yet) part of any project
-            return size[root] == 1 and not has_building[root]
+            root = find(i)
+            has_building[root] = has_building[root] or building[i]
+            size[root] += 1
 
         days = [p[1].toordinal() for p in permits]
         texts: dict[int, str] = {}  # normalized description, only for the permits compared on it
@@ -152,28 +150,33 @@ def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, s
             addr = p[4]
             if not isinstance(addr, str) or not addr:
                 continue
-            for j in reversed(recent.get(addr, [])):
-                if days[i] - days[j] > window:
+            earlier = recent.setdefault(addr, [])
+            if earlier:
+                ri = find(i)   # i's project changes only by the union that ends this loop
+                loose_i = size[ri] == 1 and not has_building[ri]   # a lone trade permit
+                for j in reversed(earlier):
+                    if days[i] - days[j] > window:
+                        break
+                    rj = find(j)
+                    loose_j = size[rj] == 1 and not has_building[rj]
+                    # Compatible work: a lone trade permit joins the nearest project at its address
+                    # (or another lone trade permit); two known projects (two base numbers, two
+                    # building permits: a house and a pool) never merge on the address alone.
+                    if ri == rj or not (loose_i or loose_j) or (has_building[ri] and has_building[rj]):
+                        continue
+                    # Two lone trade permits are one job only when they say the same thing (an EP and
+                    # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
+                    if loose_i and loose_j and text(i) != text(j):
+                        continue
+                    groups.union(ri, rj)
+                    root = find(ri)
+                    has_building[root] = has_building[ri] or has_building[rj]
+                    size[root] = size[ri] + size[rj]
+                    for k in (i, j):
+                        if why[k] == "single":
+                            why[k] = "address"
                     break
-                ri, rj = groups.find(i), groups.find(j)
-                # Compatible work: a lone trade permit joins the nearest project at its address
-                # (or another lone trade permit); two known projects (two base numbers, two
-                # building permits: a house and a pool) never merge on the address alone.
-                if ri == rj or not (loose(ri) or loose(rj)) or (has_building[ri] and has_building[rj]):
-                    continue
-                # Two lone trade permits are one job only when they say the same thing (an EP and
-                # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
-                if loose(ri) and loose(rj) and text(i) != text(j):
-                    continue
-                groups.union(ri, rj)
-                root = groups.find(ri)
-                has_building[root] = has_building[ri] or has_building[rj]
-                size[root] = size[ri] + size[rj]
-                for k in (i, j):
-                    if why[k] == "single":
-                        why[k] = "address"
-                break
-            recent.setdefault(addr, []).append(i)
+            earlier.append(i)
 
     # A project's id is the smallest base (or permit number) among its permits: stable when
     # a later sibling joins.
