@@ -234,7 +234,7 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_p
     in one transaction. A permit that left a partition rescored whole (deleted from a re-sent
     file, now quarantined, or moved to another day) loses its scored row there.
 
-    Reads the temp table `final_scores` (candidates with the scorer's verdict and `rules_score`).
+    Reads the temp table (or view) `final_scores` (candidates with the scorer's verdict and `rules_score`).
     """
     register_partitions(con, partitions)
     con.execute("CREATE OR REPLACE TEMP TABLE full_parts (city VARCHAR, permit_day DATE)")
@@ -351,7 +351,9 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
         # A --limit run leaves the rest of its partitions as they were.
         whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
         if scorer is None:  # the rules: everything stays in SQL, in this one connection
-            con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT *, score AS rules_score FROM candidates")
+            # A view, not a copy of the wide rows; a table only for the test hook, which updates it.
+            kind = "TABLE" if fail_permits else "VIEW"
+            con.execute(f"CREATE OR REPLACE TEMP {kind} final_scores AS SELECT *, score AS rules_score FROM candidates")
             return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
         candidates = con.execute("SELECT * FROM candidates").df()
     final = scorer(candidates)
