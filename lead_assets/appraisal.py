@@ -42,6 +42,10 @@ def load_property_records(settings: Settings) -> AppraisalReport:
         con.execute("DELETE FROM property_records")
         con.execute("""
             INSERT INTO property_records BY NAME
+            -- Most owners live at the property: their mail address is keyed once, as the situs.
+            SELECT * EXCLUDE (same_mail, mail_raw),
+                   CASE WHEN same_mail THEN address_key ELSE street_key(mail_raw) END AS mail_key
+            FROM (
             SELECT nullif(trim(prop_id), '') AS prop_id,
                    nullif(trim(situs_address), '') AS situs_address,
                    nullif(trim(situs_city), '') AS situs_city, nullif(trim(situs_zip), '') AS situs_zip,
@@ -53,8 +57,9 @@ def load_property_records(settings: Settings) -> AppraisalReport:
                         WHEN 'TRUE' THEN true WHEN '1' THEN true WHEN 'N' THEN false WHEN 'NO' THEN false
                         WHEN 'FALSE' THEN false WHEN '0' THEN false END AS homestead,
                    street_key(situs_address) AS address_key, city_key(situs_city) AS city_key,
-                   street_key(mail_address) AS mail_key, source_file
-            FROM cad
+                   mail_address IS NOT DISTINCT FROM situs_address AS same_mail, mail_address AS mail_raw,
+                   source_file
+            FROM cad)
         """)
         records, owners_missing, absentee = con.execute("""
             SELECT count(*), count(*) FILTER (WHERE owner_name IS NULL),

@@ -82,11 +82,12 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
     # (The wide source_row text is joined back only at the end, by the staging rowid.)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ranked AS
-        SELECT *, row_number() OVER (PARTITION BY city, permit_num
-                                     ORDER BY source_file DESC, source_line DESC) AS rn,
-               first_value(source_file || ':' || source_line) OVER (PARTITION BY city, permit_num
-                                     ORDER BY source_file DESC, source_line DESC) AS kept
-        FROM checked WHERE reason IS NULL
+        WITH r AS (  -- ranked on the keys alone, then joined back to the wide rows
+            SELECT rid, row_number() OVER w AS rn, first_value(source_file || ':' || source_line) OVER w AS kept
+            FROM checked WHERE reason IS NULL
+            WINDOW w AS (PARTITION BY city, permit_num ORDER BY source_file DESC, source_line DESC)
+        )
+        SELECT c.*, r.rn, r.kept FROM checked c JOIN r ON r.rid = c.rid
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE norm_permits AS

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lead_assets.settings import ConfigError
+from lead_assets.warehouse import transaction
 
 # Broadest scope first: which permit's category a project takes, and which permit leads it
 # when no building permit does. Trades come last: a lone EP is still its trade.
@@ -83,28 +84,26 @@ class _Groups:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
-    """permits (permit_num, permit_day, permit_type, description, address_key) of one city
-    -> (permit_num, project_id, is_building, rule): `rule` says why a permit joined
-    (base, reference, address) or `single`."""
-    permits = permits.sort_values(["permit_day", "permit_num"]).reset_index(drop=True)
+def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, str, bool, str]]:
+    """permits (permit_num, permit_day, permit_type, description, address_key) of one city,
+    ordered by day then number -> (permit_num, project_id, is_building, rule) in that order:
+    `rule` says why a permit joined (base, reference, address) or `single`."""
     n = len(permits)
-    nums = permits["permit_num"].astype(str).tolist()
+    nums = [str(p[0]) for p in permits]
     rules = rules or ProjectRules()
     groups = _Groups(n)
     why = ["single"] * n
     building = [False] * n
     if rules.building_pattern:
-        pat = re.compile(rules.building_pattern, re.I)
-        types = permits["permit_type"].fillna("").astype(str).tolist()
-        building = [bool(pat.search(f"{num} | {typ}")) for num, typ in zip(nums, types)]
+        search = re.compile(rules.building_pattern, re.I).search
+        building = [bool(search(f"{num} | {p[2] or ''}")) for num, p in zip(nums, permits)]
 
-    base_of = [num for num in nums]
+    base_of = list(nums)
     by_key: dict[str, int] = {}
     if rules.base_pattern:
-        pat = re.compile(rules.base_pattern)
+        search = re.compile(rules.base_pattern).search
         for i, num in enumerate(nums):
-            m = pat.search(num)
+            m = search(num)
             if m:
                 base_of[i] = m.group(1)
     for i, key in enumerate(base_of):
@@ -116,8 +115,8 @@ def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
     by_num = {num: i for i, num in enumerate(nums)}
     if rules.reference_pattern:
         pat = re.compile(rules.reference_pattern)
-        for i, text in enumerate(permits["description"].fillna("").astype(str)):
-            for ref in pat.findall(text):
+        for i, p in enumerate(permits):
+            for ref in pat.findall(p[3] or ""):
                 ref = ref if isinstance(ref, str) else ref[0]
                 ref = ref.strip()
                 j = by_num.get(ref, by_key.get(ref))
@@ -130,79 +129,87 @@ def group(permits: pd.DataFrame, rules: ProjectRules | None) -> pd.DataFrame:
 
     if rules.address_window_days is not None:
         window = rules.address_window_days
-        has_building: dict[int, bool] = {}
-        size: dict[int, int] = {}
+        find = groups.find
+        has_building = [False] * n   # by project root
+        size = [0] * n
         for i in range(n):
-            root = groups.find(i)
-            has_building[root] = has_building.get(root, False) or building[i]
-            size[root] = size.get(root, 0) + 1
+            root = find(i)
+            has_building[root] = has_building[root] or building[i]
+            size[root] += 1
 
-        def loose(root: int) -> bool:  # a lone trade permit, not (yet) part of any project
-            return size[root] == 1 and not has_building[root]
+        days = [p[1].toordinal() for p in permits]
+        texts: dict[int, str] = {}  # normalized description, only for the permits compared on it
 
-        days = pd.to_datetime(permits["permit_day"]).tolist()
-        texts = [re.sub(r"\W+", " ", str(t)).strip().lower() for t in permits["description"].fillna("")]
+        def text(i: int) -> str:
+            if i not in texts:
+                texts[i] = re.sub(r"\W+", " ", permits[i][3] or "").strip().lower()
+            return texts[i]
+
         recent: dict[str, list[int]] = {}
-        for i, addr in enumerate(permits["address_key"].tolist()):
+        for i, p in enumerate(permits):
+            addr = p[4]
             if not isinstance(addr, str) or not addr:
                 continue
-            for j in reversed(recent.get(addr, [])):
-                if (days[i] - days[j]).days > window:
+            earlier = recent.setdefault(addr, [])
+            if earlier:
+                ri = find(i)   # i's project changes only by the union that ends this loop
+                loose_i = size[ri] == 1 and not has_building[ri]   # a lone trade permit
+                for j in reversed(earlier):
+                    if days[i] - days[j] > window:
+                        break
+                    rj = find(j)
+                    loose_j = size[rj] == 1 and not has_building[rj]
+                    # Compatible work: a lone trade permit joins the nearest project at its address
+                    # (or another lone trade permit); two known projects (two base numbers, two
+                    # building permits: a house and a pool) never merge on the address alone.
+                    if ri == rj or not (loose_i or loose_j) or (has_building[ri] and has_building[rj]):
+                        continue
+                    # Two lone trade permits are one job only when they say the same thing (an EP and
+                    # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
+                    if loose_i and loose_j and text(i) != text(j):
+                        continue
+                    groups.union(ri, rj)
+                    root = find(ri)
+                    has_building[root] = has_building[ri] or has_building[rj]
+                    size[root] = size[ri] + size[rj]
+                    for k in (i, j):
+                        if why[k] == "single":
+                            why[k] = "address"
                     break
-                ri, rj = groups.find(i), groups.find(j)
-                # Compatible work: a lone trade permit joins the nearest project at its address
-                # (or another lone trade permit); two known projects (two base numbers, two
-                # building permits: a house and a pool) never merge on the address alone.
-                if ri == rj or not (loose(ri) or loose(rj)) or (has_building[ri] and has_building[rj]):
-                    continue
-                # Two lone trade permits are one job only when they say the same thing (an EP and
-                # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
-                if loose(ri) and loose(rj) and texts[i] != texts[j]:
-                    continue
-                groups.union(ri, rj)
-                root = groups.find(ri)
-                has_building[root] = has_building[ri] or has_building[rj]
-                size[root] = size[ri] + size[rj]
-                for k in (i, j):
-                    if why[k] == "single":
-                        why[k] = "address"
-                break
-            recent.setdefault(addr, []).append(i)
+            earlier.append(i)
 
     # A project's id is the smallest base (or permit number) among its permits: stable when
     # a later sibling joins.
+    roots = [groups.find(i) for i in range(n)]
     ident: dict[int, str] = {}
-    for i in range(n):
-        root = groups.find(i)
+    for i, root in enumerate(roots):
         ident[root] = min(ident.get(root, base_of[i]), base_of[i])
-    return pd.DataFrame({
-        "permit_num": nums,
-        "project_id": [ident[groups.find(i)] for i in range(n)],
-        "is_building": building,
-        "rule": why,
-    })
+    return [(nums[i], ident[roots[i]], building[i], why[i]) for i in range(n)]
 
 
 def refresh(con, settings, cities: list[str]) -> None:
-    """Recompute `permit_projects` for these cities from all their raw permits."""
-    for city in sorted(set(cities)):
+    """Recompute `permit_projects` for these cities from all their raw permits (one read,
+    one replace for all of them)."""
+    keys = sorted(set(cities))
+    rows = con.execute("""SELECT city, permit_num, permit_day, permit_type, description, address_key
+                          FROM raw_permits WHERE city IN (SELECT unnest(?::VARCHAR[]))
+                          ORDER BY city, permit_day, permit_num""", [keys]).fetchall()
+    by_city: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_city.setdefault(row[0], []).append(row[1:])
+    out: list[tuple] = []
+    for city in keys:
         source = settings.cities.get(city)
-        rules = source.projects if source is not None else None
-        permits = con.execute("""SELECT permit_num, permit_day, permit_type, description, address_key
-                                 FROM raw_permits WHERE city = ?""", [city]).df()
-        grouped = group(permits, rules)
-        grouped.insert(0, "city", city)
-        grouped["project_id"] = city + ":" + grouped["project_id"]
-        con.register("_grouped", grouped)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM permit_projects WHERE city = ?", [city])
+        out.extend((city, num, f"{city}:{pid}", building, rule)
+                   for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
+    grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
+    con.register("_grouped", grouped)
+    try:
+        with transaction(con):
+            con.execute("DELETE FROM permit_projects WHERE city IN (SELECT unnest(?::VARCHAR[]))", [keys])
             con.execute("""INSERT INTO permit_projects (city, permit_num, project_id, is_building, rule)
                            SELECT city, permit_num, project_id, is_building, rule FROM _grouped""")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    finally:
         con.unregister("_grouped")
 
 
@@ -219,31 +226,38 @@ HELD_SQL = """(EXISTS (SELECT 1 FROM deliveries d WHERE d.city = {t}.city AND d.
 
 
 def aggregate_sql(per_permit: str) -> str:
-    """One candidate row per project from the per-permit table `per_permit` (lead_inputs'
-    columns plus project_id, is_building): the lead permit's row, with owner, values and
+    """One candidate row per project from the per-permit table `per_permit` (a table: its
+    rowid is used; lead_inputs' columns plus project_id, is_building): the lead permit's row, with owner, values and
     dates from whichever permit has them, the category of the broadest permit, a volume
     builder on any permit discarding the whole project, and the other permit numbers."""
     return f"""
         WITH ranked AS (
-            SELECT p.*, {HELD_SQL.format(t='p')} AS held, {scope_rank_sql('p.category')} AS scope_rank
+            -- the ranks are computed on the sort keys alone (by rowid), not on the wide rows
+            SELECT p.rowid AS rid, p.city, p.project_id, {HELD_SQL.format(t='p')} AS held,
+                {scope_rank_sql('p.category')} AS scope_rank, p.is_building, p.est_project_cost,
+                p.permit_day, p.permit_id
             FROM {per_permit} p
-        ), ordered AS (
-            SELECT *,
+        ), ranks AS (
+            SELECT rid, held, scope_rank,
                 row_number() OVER (PARTITION BY city, project_id ORDER BY held DESC, is_building DESC,
                     scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS lead_rank,
                 row_number() OVER (PARTITION BY city, project_id ORDER BY is_building DESC,
                     scope_rank, est_project_cost DESC NULLS LAST, permit_day, permit_id) AS scope_pos
             FROM ranked
+        ), ordered AS (
+            SELECT p.*, r.held, r.scope_rank, r.lead_rank, r.scope_pos
+            FROM {per_permit} p JOIN ranks r ON r.rid = p.rowid
         ), agg AS (
+            -- arg_min skips NULL values: each any_* is the first permit (by rank) that has one
             SELECT city, project_id, count(*) AS project_size,
-                any_value(category ORDER BY scope_pos) AS project_category,
-                any_value(class_flags ORDER BY scope_pos) AS project_class_flags,
-                any_value(owner_name ORDER BY lead_rank) FILTER (WHERE owner_name IS NOT NULL) AS any_owner,
+                arg_min(category, scope_pos) AS project_category,
+                arg_min(class_flags, scope_pos) AS project_class_flags,
+                arg_min(owner_name, lead_rank) AS any_owner,
                 max(market_value) AS any_market_value,
-                any_value(mail_address ORDER BY lead_rank) FILTER (WHERE mail_address IS NOT NULL) AS any_mail,
-                any_value(is_absentee ORDER BY lead_rank) FILTER (WHERE is_absentee IS NOT NULL) AS any_absentee,
+                arg_min(mail_address, lead_rank) AS any_mail,
+                arg_min(is_absentee, lead_rank) AS any_absentee,
                 max(est_project_cost) AS any_cost, min(issued_date) AS first_issued,
-                any_value(property_address ORDER BY lead_rank) FILTER (WHERE property_address IS NOT NULL) AS any_address,
+                arg_min(property_address, lead_rank) AS any_address,
                 bool_or(discard_reason = 'production_builder') AS any_builder,
                 bool_or(homeowner_pulled) AS any_homeowner,
                 string_agg(permit_id, ', ' ORDER BY permit_day, permit_id) FILTER (WHERE lead_rank > 1) AS others

@@ -78,6 +78,11 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     retry_filter = ("AND ((r.city, r.permit_day) IN (SELECT city, permit_day FROM full_parts) OR "
                     "(r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY'))")
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    # The city takes part in the classification only through its type map: the permits of
+    # cities without one share their classes (the same texts recur from city to city).
+    typed = [key for key, cr in city_rules.items() if cr.types]
+    typed_city = (f"CASE WHEN base.city IN ({', '.join(_quote(k) for k in typed)}) THEN base.city ELSE '' END"
+                  if typed else "''")
     words = "list_filter(regexp_split_to_array(upper({}), '[^A-Z]+'), lambda w: length(w) >= 3 AND w NOT IN ('AND', 'THE'))"
     projects.refresh(con, settings, [c for c, _ in partitions])
     con.execute(f"""
@@ -118,7 +123,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
             LEFT JOIN prop p ON p.address_key = r.address_key AND p.city_key = c.city_key
         )
         SELECT base.*, coalesce(old.attempts, 0) AS prev_attempts, old.tier AS prev_tier,
-            concat_ws(chr(31), base.city, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
+            concat_ws(chr(31), {typed_city}, coalesce(base.permit_trade, ''), base.addr_commercial::VARCHAR,
                       base.owner_commercial::VARCHAR,
                       coalesce(base.permit_type, ''), coalesce(base.work_class, ''),
                       coalesce(base.description, '')) AS class_key
@@ -189,25 +194,34 @@ def _volume_builders(con, rules, city_rules) -> None:
                        addr_commercial=address_commercial_sql("r.original_address", rules),
                        owner_commercial=owner_commercial_sql("r.owner_name", rules))
     w = int(vb["window_days"])
-    not_trades = f"AND NOT {matches_sql('l.party', list(vb.get('not_parties', [])), '[volume_builders] not_parties')}"
+    not_trade = matches_sql("party", list(vb.get("not_parties", [])), "[volume_builders] not_parties")
+    # Names repeat a lot (a builder pulls hundreds of permits): each distinct name is reduced
+    # to its party key, and checked against not_parties, once.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE volume_builder_permits AS
-        WITH leads AS (
-            SELECT DISTINCT city, permit_day, permit_id, {party_key_sql('x')} AS party
-            FROM (SELECT city, permit_day, permit_id, unnest([contractor_name, applicant_name]) AS x FROM lead_base)
+        WITH lead_names AS (
+            SELECT city, permit_day, permit_id, unnest([contractor_name, applicant_name]) AS x FROM lead_base
+        ), home_names AS (
+            SELECT r.city, r.permit_day, r.permit_num, unnest([r.contractor_name, r.applicant_name]) AS x
+            FROM raw_permits r
+            WHERE r.city IN (SELECT DISTINCT city FROM lead_base)
+              AND r.permit_day BETWEEN (SELECT min(permit_day) FROM lead_base) - {w}
+                                   AND (SELECT max(permit_day) FROM lead_base) + {w}
+              AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']}
+        ), names AS (
+            -- (no filter here: DuckDB would push it below the UNION, keying every row again)
+            SELECT x, party, {not_trade} AS not_builder
+            FROM (SELECT x, {party_key_sql('x')} AS party
+                  FROM (SELECT x FROM lead_names UNION SELECT x FROM home_names))
+        ), leads AS (
+            SELECT DISTINCT l.city, l.permit_day, l.permit_id, n.party
+            FROM lead_names l JOIN names n USING (x) WHERE n.party IS NOT NULL AND NOT n.not_builder
         ), homes AS (
-            SELECT DISTINCT city, permit_day, permit_num, {party_key_sql('x')} AS party
-            FROM (SELECT r.city, r.permit_day, r.permit_num, unnest([r.contractor_name, r.applicant_name]) AS x
-                  FROM raw_permits r
-                  WHERE r.city IN (SELECT DISTINCT city FROM lead_base)
-                    AND r.permit_day BETWEEN (SELECT min(permit_day) FROM lead_base) - {w}
-                                         AND (SELECT max(permit_day) FROM lead_base) + {w}
-                    AND coalesce({trade}, 'building') = 'building' AND {raw['new_home']})
+            SELECT DISTINCT h.city, h.permit_day, h.permit_num, n.party FROM home_names h JOIN names n USING (x)
         )
         SELECT l.city, l.permit_id, l.party
         FROM leads l JOIN homes h ON h.city = l.city AND h.party = l.party
              AND h.permit_day BETWEEN l.permit_day - {w} AND l.permit_day + {w}
-        WHERE l.party IS NOT NULL {not_trades}
         GROUP BY l.city, l.permit_id, l.party
         HAVING count(DISTINCT h.permit_num) >= {int(vb["min_new_homes"])}
         QUALIFY row_number() OVER (PARTITION BY l.city, l.permit_id ORDER BY l.party) = 1
@@ -220,7 +234,7 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_p
     in one transaction. A permit that left a partition rescored whole (deleted from a re-sent
     file, now quarantined, or moved to another day) loses its scored row there.
 
-    Reads the temp table `final_scores` (candidates with the scorer's verdict and `rules_score`).
+    Reads the temp table (or view) `final_scores` (candidates with the scorer's verdict and `rules_score`).
     """
     register_partitions(con, partitions)
     con.execute("CREATE OR REPLACE TEMP TABLE full_parts (city VARCHAR, permit_day DATE)")
@@ -337,7 +351,9 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
         # A --limit run leaves the rest of its partitions as they were.
         whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
         if scorer is None:  # the rules: everything stays in SQL, in this one connection
-            con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT *, score AS rules_score FROM candidates")
+            # A view, not a copy of the wide rows; a table only for the test hook, which updates it.
+            kind = "TABLE" if fail_permits else "VIEW"
+            con.execute(f"CREATE OR REPLACE TEMP {kind} final_scores AS SELECT *, score AS rules_score FROM candidates")
             return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
         candidates = con.execute("SELECT * FROM candidates").df()
     final = scorer(candidates)
