@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lead_assets.classify import ClassificationRules, CityRules, RulesError, classify
-from lead_assets.cli import main
+from lead_assets.cli.main import main
 from lead_assets.drift import drift_warnings
 from lead_assets.quality import compare, load_labels, predict, write_labels
 from lead_assets.settings import ConfigError, Settings

@@ -376,7 +376,7 @@ def test_readme_example_entries_load(tmp_path):
 
 
 def test_leads_score_pulls_then_scores_and_refetch_asks_again(portal, tmp_path, monkeypatch, capsys):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     settings, state, _ = portal
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (settings.appraisal_dir).mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def shop(sales_template, tmp_path, monkeypatch) -> Settings:
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     """`leads ARGV...` in process: (exit code, stdout, stderr)."""
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     capsys.readouterr()
     try:
         code = main([str(a) for a in argv])
