@@ -75,6 +75,7 @@ class AutomationSettings:
     scorer: str | None = None          # scorer of scheduled/retry runs (None: LEADS_SCORER or rules)
     exports_check_seconds: int = 30    # how often the exports sensor looks for new scores
     retry_check_seconds: int = 60      # how often the retry sensor looks at the clock
+    late_after_minutes: int = 120      # scored_leads shows late when not scored by daily_time + this
 
     def __post_init__(self) -> None:
         for name in ("daily_time", "retry_time"):
@@ -90,6 +91,11 @@ class AutomationSettings:
         for name in ("exports_check_seconds", "retry_check_seconds"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"[automation] {name} must be a positive whole number")
+        # The freshness window [daily_time, daily_time + late] must fit in one day (Dagster's cron policy).
+        late = self.late_after_minutes
+        if not isinstance(late, int) or isinstance(late, bool) or not 1 <= late <= 1439:
+            raise ConfigError(f"[automation] late_after_minutes must be a whole number of minutes "
+                              f"from 1 to 1439, not {late!r}")
 
     def starts(self, name: str) -> bool:
         """Is the schedule / sensor `name` on when the daemon starts?"""
