@@ -38,7 +38,7 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium not installed: the browser test will be skipped"
 
-# docs/ui-asset-graph.png: the asset graph of the demo (run `make demo` first), for README_ops.md.
+# docs/ui-asset-graph.png: the asset graph of the demo (run `make demo` first), for docs/operations.md.
 screenshot: install browser
 	$(BIN)/python -m lead_assets_tests.test_ui_browser --screenshot docs/ui-asset-graph.png
 

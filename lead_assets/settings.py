@@ -68,7 +68,7 @@ class AppraisalSource:
 
 @dataclass(frozen=True)
 class AutomationSettings:
-    """`[automation]`: the Dagster schedule and sensors (see README_ops.md)."""
+    """`[automation]`: the Dagster schedule and sensors (see docs/operations.md)."""
     daily_time: str = "05:30"          # local time of the daily run (yesterday's partitions, every city)
     retry_time: str = "06:00"          # local time of the daily retry of RETRY rows
     autostart: bool | tuple[str, ...] = True  # on when the daemon starts: all, none, or these names
