@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from lead_assets.settings import PROJECT_ROOT
+from lead_assets.warehouse import connect
 from lead_assets_tests.conftest import FIXTURES, TODAY, write_config
 from lead_assets_tests.openai_server import FakeOpenAI, bad_request
 
@@ -148,6 +149,9 @@ def test_every_documented_command_runs_on_the_demo(tmp_path):
                 assert done.returncode == 0, failures[-1]   # nothing after it can run without the demo
     assert not failures, "\n".join(failures)
     assert (tmp_path / "sold.csv").read_text().startswith("city,")   # `leads list ... > sold.csv`
+    with connect(tmp_path / "warehouse.duckdb") as con:                # the Python example's sale
+        assert con.execute("SELECT buyer FROM sales WHERE permit_id = 'B26-12322'").fetchall() == \
+            [("ABC Pool Company",)]
 
 
 # ---------------------------------------------------------------- links
