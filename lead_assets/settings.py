@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lead_assets.classify import CityRules, RulesError
+from lead_assets.partition_scheme import PartitionScheme, SchemeError
 
 if TYPE_CHECKING:
     from lead_assets.portals.config import PortalSource
@@ -112,13 +113,6 @@ class AutomationSettings:
             raise ConfigError(f"[automation] {name} must be HH:MM (24-hour), not {text!r}")
         return hour, minute
 
-    @classmethod
-    def from_toml(cls, raw: dict) -> "AutomationSettings":
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"[automation]: unknown key(s) {', '.join(unknown)}")
-        return cls(**raw)
-
 
 def _city_rules(city: str, raw: dict) -> CityRules:
     try:
@@ -141,6 +135,7 @@ class Settings:
     freshness_days: dict[str, int] = field(default_factory=dict)
     today_override: date | None = None
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    partition_scheme: PartitionScheme = field(default_factory=PartitionScheme)  # [partitions] scheme
 
     @property
     def lock_path(self) -> Path:
@@ -173,6 +168,23 @@ class Settings:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        from lead_assets.config_schema import check  # it imports the field lists from here
+        problem = check(raw)
+        if problem:
+            raise ConfigError(f"{path}: {problem}")
+        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
+        try:
+            today = date.fromisoformat(str(today)) if today else None
+        except ValueError:
+            raise ConfigError(f"LEADS_TODAY={today!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            return cls._build(path, raw, overrides, today)
+        except ConfigError as exc:               # a builder's check: say which file
+            raise ConfigError(f"{path}: {exc}") from None
+
+    @classmethod
+    def _build(cls, path: Path, raw: dict, overrides: dict, today: date | None) -> "Settings":
+        """Settings from a `raw` TOML that fits the schema (lead_assets/config_schema.py)."""
         base = path.parent
         paths = raw.get("paths", {})
 
@@ -202,12 +214,16 @@ class Settings:
                 projects=ProjectRules.from_toml(key, entry["projects"]) if "projects" in entry else None,
             )
         if not cities:
-            raise ConfigError(f"{path}: no [cities.*] entries")
+            raise ConfigError("no [cities.*] entries")
         cad = raw.get("appraisal", {})
         missing = [f for f in ("prop_id", "situs_address", "situs_city") if f not in cad.get("columns", {})]
         if missing:
-            raise ConfigError(f"{path}: [appraisal.columns] must map {', '.join(missing)}")
-        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
+            raise ConfigError(f"[appraisal.columns] must map {', '.join(missing)}")
+        try:
+            scheme = PartitionScheme.from_toml(raw.get("partitions", {}),
+                                               {k.lower(): v for k, v in raw.get("cities", {}).items()})
+        except SchemeError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             config_path=path,
             warehouse_path=where("LEADS_WAREHOUSE", "warehouse", "warehouse.duckdb"),
@@ -219,6 +235,7 @@ class Settings:
             cities=cities,
             appraisal=AppraisalSource(files=cad.get("files", "*.csv"), columns=dict(cad["columns"])),
             freshness_days=dict(raw.get("freshness_days", {})),
-            today_override=date.fromisoformat(str(today)) if today else None,
-            automation=AutomationSettings.from_toml(raw.get("automation", {})),
+            today_override=today,
+            automation=AutomationSettings(**raw.get("automation", {})),
+            partition_scheme=scheme,
         )

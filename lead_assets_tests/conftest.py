@@ -44,7 +44,7 @@ def write_config(root: Path, extra: str = "", start_date: str = "2026-10-01") ->
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Settings:
     """Demo data for DEMO_DAYS days ending yesterday, an empty warehouse."""
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     monkeypatch.setenv("LEADS_TODAY", TODAY.isoformat())
     for var in ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER"):
         monkeypatch.delenv(var, raising=False)

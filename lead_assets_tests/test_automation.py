@@ -23,7 +23,7 @@ import pytest
 from lead_assets import scoring
 from lead_assets.appraisal import load_property_records
 from lead_assets.defs import automation
-from lead_assets.demo_data import generate_demo
+from lead_assets.demo.feeds import generate_demo
 from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
 from lead_assets.ingest import ingest
 from lead_assets.runs import (

@@ -81,7 +81,7 @@ def _print_summary(settings: Settings, summary, started: float, parts: list[tupl
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     started = time.monotonic()
     end = args.end_date or settings.today() - timedelta(days=1)
     if settings.landing_dir.parent != settings.appraisal_dir.parent:
