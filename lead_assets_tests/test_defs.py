@@ -88,10 +88,10 @@ def test_dg_lists_the_project_from_its_root_with_owners_and_tags(tmp_path):
 
 def test_dg_check_defs_fails_with_one_line_on_a_bad_config(tmp_path):
     bad = write_config(tmp_path)
-    bad.write_text(bad.read_text().replace("late_after_minutes = 120", "late_after_minutes = 0"))
+    bad.write_text(bad.read_text().replace("late_after_minutes = 120", "late_after_minutes = 2000"))
     done = _dg(["check", "defs"], tmp_path, LEADS_CONFIG=str(bad))
     assert done.returncode != 0
-    assert "late_after_minutes must be a whole number of minutes from 1 to 1439, not 0" in done.stdout + done.stderr
+    assert "late_after_minutes must be a whole number of minutes from 1 to 1439, not 2000" in done.stdout + done.stderr
 
 
 def test_scored_leads_freshness_deadline_is_daily_time_plus_the_margin(tmp_path):
