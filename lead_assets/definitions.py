@@ -28,7 +28,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
     city_days = city_day_partitions(settings)
     schedules, sensors = build_automation(settings, city_days)
     return dg.Definitions(
-        assets=[property_records, permit_pulls_asset(city_days), raw_permits_asset(city_days), scored_leads_asset(city_days, scored_leads_freshness(settings)),
+        assets=[property_records, permit_pulls_asset(city_days), raw_permits_asset(city_days),
+                scored_leads_asset(city_days, scored_leads_freshness(settings)),
                 lead_exports, needs_review, retry_queue, *sales_assets],
         jobs=[score_job, export_job, property_job],
         schedules=schedules,
