@@ -147,6 +147,7 @@ class Automation(_Table):
     scorer: Literal["rules", "reasoner"] | None = None
     exports_check_seconds: Count | None = None
     retry_check_seconds: Count | None = None
+    late_after_minutes: Count | None = None
 
 
 Columns = create_model("Columns", __base__=_Table, **{k: (str | None, None) for k in CANONICAL_FIELDS})

@@ -69,13 +69,14 @@ class AppraisalSource:
 
 @dataclass(frozen=True)
 class AutomationSettings:
-    """`[automation]`: the Dagster schedule and sensors (see README_ops.md)."""
+    """`[automation]`: the Dagster schedule and sensors (see docs/operations.md)."""
     daily_time: str = "05:30"          # local time of the daily run (yesterday's partitions, every city)
     retry_time: str = "06:00"          # local time of the daily retry of RETRY rows
     autostart: bool | tuple[str, ...] = True  # on when the daemon starts: all, none, or these names
     scorer: str | None = None          # scorer of scheduled/retry runs (None: LEADS_SCORER or rules)
     exports_check_seconds: int = 30    # how often the exports sensor looks for new scores
     retry_check_seconds: int = 60      # how often the retry sensor looks at the clock
+    late_after_minutes: int = 120      # scored_leads shows late when not scored by daily_time + this
 
     def __post_init__(self) -> None:
         for name in ("daily_time", "retry_time"):
@@ -91,6 +92,11 @@ class AutomationSettings:
         for name in ("exports_check_seconds", "retry_check_seconds"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"[automation] {name} must be a positive whole number")
+        # The freshness window [daily_time, daily_time + late] must fit in one day (Dagster's cron policy).
+        late = self.late_after_minutes
+        if not isinstance(late, int) or isinstance(late, bool) or not 1 <= late <= 1439:
+            raise ConfigError(f"[automation] late_after_minutes must be a whole number of minutes "
+                              f"from 1 to 1439, not {late!r}")
 
     def starts(self, name: str) -> bool:
         """Is the schedule / sensor `name` on when the daemon starts?"""

@@ -1,10 +1,25 @@
-"""The Definitions load, and read like the asset graph; partitions come from the config."""
+"""The Definitions load, and read like the asset graph; partitions come from the config;
+`dg` finds them from the project root; owners, tags and scored_leads' freshness policy."""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import dagster as dg
+from dagster._core.definitions.freshness import CronFreshnessPolicy, FreshnessState
+from dagster._core.loader import LoadingContextForTest
+from dagster._core.test_utils import freeze_time
+from dagster._daemon.freshness import FreshnessDaemon
 
 from lead_assets.definitions import build_defs, defs
-from lead_assets.settings import Settings
+from lead_assets.runs import RunSummary, SCORED, load_properties, score_partitions
+from lead_assets.settings import PROJECT_ROOT, Settings
 from lead_assets.taxonomy import export_keys
-from lead_assets_tests.conftest import write_config
+from lead_assets_tests.conftest import TODAY, write_config
 
 
 def test_project_definitions_load():
@@ -78,3 +93,91 @@ def test_launchpad_config_fields_are_described_and_the_scorer_is_a_choice():
     scorer = fields["/ops/scored_leads/config/scorer"].config_type
     scorer = getattr(scorer, "inner_type", scorer)
     assert sorted(v.config_value for v in scorer.enum_values) == ["reasoner", "rules"]
+
+
+# ---------------------------------------------------------------- dg, catalog, freshness
+
+def _dg(args: list[str], tmp_path, **env) -> subprocess.CompletedProcess:
+    """`dg ...` from the project root, as a person types it (pyproject's [tool.dg] finds the code)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    full_env = {**os.environ, "DAGSTER_HOME": str(home), "NO_COLOR": "1", **env}
+    return subprocess.run([str(Path(sys.executable).parent / "dg"), *args], cwd=PROJECT_ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=300)
+
+
+def test_dg_lists_the_project_from_its_root_with_owners_and_tags(tmp_path):
+    done = _dg(["list", "defs", "--json"], tmp_path, LEADS_CONFIG=str(write_config(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assets = {a["asset_key"]: a for a in listed["assets"]}
+    assert {"permit_pulls", "property_records", "raw_permits", "scored_leads", "lead_exports",
+            "needs_review", "retry_queue", "lead_sales"} == set(assets)
+    for key, asset in assets.items():
+        assert asset["owners"], key
+        tags = {t["key"]: t["value"] for t in asset["tags"]}
+        assert {"domain", "pii", "cadence"} <= set(tags), key
+    scored = {t["key"]: t["value"] for t in assets["scored_leads"]["tags"]}
+    assert scored == {"domain": "leads", "pii": "true", "cadence": "daily"}
+    assert assets["lead_sales"]["owners"] == [{"team": "lead-sales"}]
+    assert {s["name"] for s in listed["schedules"]} == {"daily_schedule"}
+
+
+def test_dg_check_defs_fails_with_one_line_on_a_bad_config(tmp_path):
+    bad = write_config(tmp_path)
+    bad.write_text(bad.read_text().replace("late_after_minutes = 120", "late_after_minutes = 2000"))
+    done = _dg(["check", "defs"], tmp_path, LEADS_CONFIG=str(bad))
+    assert done.returncode != 0
+    assert "late_after_minutes must be a whole number of minutes from 1 to 1439, not 2000" in done.stdout + done.stderr
+
+
+def test_scored_leads_freshness_deadline_is_daily_time_plus_the_margin(tmp_path):
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('daily_time = "05:30"', 'daily_time = "23:15"')
+                      .replace("late_after_minutes = 120", "late_after_minutes = 90"))
+    policy = build_defs(Settings.load(config)).resolve_assets_def("scored_leads").specs_by_key[SCORED].freshness_policy
+    assert isinstance(policy, CronFreshnessPolicy)
+    # 23:15 + 90 min wraps to 00:45 the next morning, in the partitions' time zone.
+    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == \
+        ("45 0 * * *", timedelta(minutes=90), "America/Chicago")
+    assert build_defs(Settings.load(write_config(tmp_path))).resolve_assets_def("scored_leads") \
+        .specs_by_key[SCORED].freshness_policy.deadline_cron == "30 7 * * *"     # leads.toml: 05:30 + 120
+
+
+def test_scored_leads_shows_late_in_the_ui_when_the_daily_run_did_not_happen(project, tmp_path):
+    """What the UI shows is the daemon's freshness state of scored_leads; evaluate it as the daemon
+    does, at frozen times, after real runs of the daily scoring on a temporary instance."""
+    defs = build_defs(project)
+    node = defs.resolve_asset_graph().get(SCORED)
+    zone = ZoneInfo(project.timezone)
+
+    def at(day: date, hh_mm: str) -> datetime:
+        return datetime.combine(day, time.fromisoformat(hh_mm), tzinfo=zone)
+
+    def state_at(instance, when: datetime) -> FreshnessState:
+        with freeze_time(when):
+            asyncio.run(FreshnessDaemon()._evaluate_asset(LoadingContextForTest(instance), node))
+        return instance.get_freshness_state_records([SCORED])[SCORED].freshness_state
+
+    def daily_run(instance, day: date) -> None:   # what daily_schedule requests: yesterday, every city
+        with freeze_time(at(day, "05:34")):
+            score_partitions(defs, project, instance, list(project.cities), day - timedelta(days=1),
+                             day - timedelta(days=1))
+
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        load_properties(defs, instance, RunSummary())
+        day = TODAY
+        daily_run(instance, day)
+        assert state_at(instance, at(day, "07:31")) == FreshnessState.PASS   # scored at 05:34, due by 07:30
+        assert state_at(instance, at(day + timedelta(days=1), "07:29")) == FreshnessState.PASS
+        # The next morning the schedule does not run: late once 07:30 has passed.
+        assert state_at(instance, at(day + timedelta(days=1), "07:31")) == FreshnessState.FAIL
+        # A late run clears it for that day (Dagster's cron policy reads the latest
+        # materialization of any partition); the morning after, without a run, is late again.
+        with freeze_time(at(day + timedelta(days=1), "12:00")):
+            score_partitions(defs, project, instance, ["plano"], day - timedelta(days=1), day - timedelta(days=1))
+        assert state_at(instance, at(day + timedelta(days=1), "12:01")) == FreshnessState.PASS
+        assert state_at(instance, at(day + timedelta(days=2), "07:31")) == FreshnessState.FAIL
+        daily_run(instance, day + timedelta(days=2))
+        assert state_at(instance, at(day + timedelta(days=2), "07:32")) == FreshnessState.PASS

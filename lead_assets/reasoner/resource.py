@@ -1,7 +1,7 @@
 """ReasonerResource: the reasoner's settings as a Dagster ConfigurableResource.
 
 Every field defaults to None, meaning "take it from the environment" (see config.py and
-the README), so the same deployment works from the CLI, a schedule and the launchpad,
+docs/reasoner.md), so the same deployment works from the CLI, a schedule and the launchpad,
 where any field can be overridden per run under `resources: reasoner: config:`. The API
 key is deliberately not a field: Dagster stores and displays resource config, so the key
 stays in the environment (LEADS_OPENAI_API_KEY / OPENAI_API_KEY) of the code location.

@@ -4,6 +4,7 @@ import csv
 
 import dagster as dg
 
+from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label
 from lead_assets.defs.partitions import export_partitions
 from lead_assets.defs.resources import LeadsResource
@@ -21,6 +22,7 @@ def _header(path) -> list[str]:
 @dg.asset(
     partitions_def=export_partitions, deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
     backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
+    **catalog("exports", pii=True, cadence="on_change"),
     description=("exports/{trade_group}/{category}/tier_{a,b,c}.csv: leads not yet delivered or sold, best first. "
                  "A run renders its partitions in one pass; a partition is materialized only when its "
                  "file's bytes changed, so unchanged files keep their bytes, mtime and history."),
@@ -46,6 +48,7 @@ def lead_exports(context: dg.AssetExecutionContext, leads: LeadsResource):
 
 
 @dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+          **catalog("exports", pii=True, cadence="on_change"),
           description=f"exports/{REVIEW_FILE}: leads held back from buyers until a person approves them.")
 def needs_review(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
     settings = leads.settings()
@@ -55,6 +58,7 @@ def needs_review(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.
 
 
 @dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+          **catalog("exports", pii=True, cadence="on_change"),
           description=f"exports/{RETRY_FILE}: leads whose scoring failed (score -1, tier RETRY).")
 def retry_queue(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
     settings = leads.settings()

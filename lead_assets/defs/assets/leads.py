@@ -7,6 +7,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.reasoner_pool import reasoner_slot
@@ -97,11 +98,13 @@ def partition_metadata(settings, per_city: dict[str, dict]) -> dict:
     return metadata
 
 
-def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition,
+                       freshness_policy: dg.FreshnessPolicy | None = None) -> dg.AssetsDefinition:
     @dg.asset(
         name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
         deps=["raw_permits", dg.AssetDep("property_records", partition_mapping=dg.AllPartitionMapping())],
         backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
+        **catalog("leads", pii=True, cadence="daily"), freshness_policy=freshness_policy,
         description="One row per construction project (under its lead permit): classified, scored 0-100 (or RETRY) and tiered; non-leads kept as discarded.",
         check_specs=[
             dg.AssetCheckSpec("every_permit_scored_once", asset="scored_leads", blocking=True,

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from lead_assets.appraisal import load_property_records
+from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import to_city_days
 from lead_assets.defs.resources import LeadsResource
@@ -11,6 +12,7 @@ from lead_assets.warehouse import connect, register_partitions
 
 
 @dg.asset(group_name="sources", kinds={"duckdb"}, pool="warehouse",
+          **catalog("sources", pii=True, cadence="on_demand"),
           description="Appraisal-district records: owner, mailing address, market value, homestead.")
 def property_records(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
     settings = leads.settings()
@@ -27,6 +29,7 @@ def property_records(context: dg.AssetExecutionContext, leads: LeadsResource) ->
 def raw_permits_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="raw_permits", group_name="sources", kinds={"duckdb"}, partitions_def=partitions_def,
+        **catalog("sources", pii=True, cadence="daily"),
         deps=["permit_pulls"],  # a portal city's pages are in the landing folder once pulled
         backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse",
         description="Permits from each city's file drop, mapped to the canonical record; bad rows quarantined.",

@@ -7,6 +7,7 @@ File-drop cities have nothing to pull: their partitions materialize as a no-op (
 import dagster as dg
 from pydantic import Field
 
+from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
@@ -32,6 +33,7 @@ def _metadata(p) -> dict:
 def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="permit_pulls", group_name="sources", kinds={"api"}, partitions_def=partitions_def,
+        **catalog("sources", pii=True, cadence="daily"),
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Each portal city's day (Socrata / ArcGIS) fetched into the landing folder, page by "
                     "page; a day lands whole or not at all and is not fetched again unless refetch.",

@@ -11,6 +11,7 @@ as a runless materialization after every change (see lead_assets/cli/sales.py).
 import dagster as dg
 import pandas as pd
 
+from lead_assets.defs.catalog import catalog
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.sales.money import money
 from lead_assets.sales.report import sales_report
@@ -69,7 +70,7 @@ def _check(violations: list[tuple]) -> dg.AssetCheckResult:
 
 
 @dg.asset(
-    group_name="sales", kinds={"duckdb"},
+    group_name="sales", kinds={"duckdb"}, **catalog("sales", pii=False, cadence="on_demand"),
     description="Leads delivered and sold, revenue per buyer, category and tier (tables deliveries, sales, "
                 "buyers; kept apart from scoring, so rescoring never changes them).",
     check_specs=[dg.AssetCheckSpec("sharing_rules_hold", asset="lead_sales",
