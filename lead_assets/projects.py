@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lead_assets.settings import ConfigError
+from lead_assets.warehouse import transaction
 
 # Broadest scope first: which permit's category a project takes, and which permit leads it
 # when no building permit does. Trades come last: a lone EP is still its trade.
@@ -188,21 +189,18 @@ def refresh(con, settings, cities: list[str]) -> None:
     for city in sorted(set(cities)):
         source = settings.cities.get(city)
         rules = source.projects if source is not None else None
-        permits = con.execute("""SELECT permit_num, permit_day, permit_type, description, address_key
-                                 FROM raw_permits WHERE city = ?""", [city]).df()
-        grouped = group(permits, rules)
-        grouped.insert(0, "city", city)
-        grouped["project_id"] = city + ":" + grouped["project_id"]
-        con.register("_grouped", grouped)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        # Read inside the transaction: with DuckLake another process may be loading this
+        # city's other days; a commit over a newer grouping then conflicts and is retried.
+        with transaction(con, keys=[city]):
+            permits = con.execute("""SELECT permit_num, permit_day, permit_type, description, address_key
+                                     FROM raw_permits WHERE city = ?""", [city]).df()
+            grouped = group(permits, rules)
+            grouped.insert(0, "city", city)
+            grouped["project_id"] = city + ":" + grouped["project_id"]
+            con.register("_grouped", grouped)
             con.execute("DELETE FROM permit_projects WHERE city = ?", [city])
             con.execute("""INSERT INTO permit_projects (city, permit_num, project_id, is_building, rule)
                            SELECT city, permit_num, project_id, is_building, rule FROM _grouped""")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
         con.unregister("_grouped")
 
 

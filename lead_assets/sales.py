@@ -39,7 +39,7 @@ from lead_assets.settings import ConfigError, Settings
 from lead_assets.projects import LEAD_OF_SQL
 from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
 from lead_assets.taxonomy import CATEGORIES, EXPORT_COLUMNS, TIERS, TRADE_GROUPS, export_key, export_keys
-from lead_assets.warehouse import connect, transaction
+from lead_assets.warehouse import connect, retry_conflicts, transaction
 
 DELIVERED_DIR = "_delivered"
 MAX_PRICE = Decimal("99999999.99")          # DECIMAL(10, 2)
@@ -234,6 +234,7 @@ def _validated_buyer(settings: Settings, buyer: Buyer) -> Buyer:
                  exclusive=bool(buyer.exclusive), max_buyers=max_buyers)
 
 
+@retry_conflicts
 def add_buyer(settings: Settings, name: str, *, contact: str | None = None, trade_groups=(), categories=(),
               tiers=(), cities=(), price_a=None, price_b=None, price_c=None, exclusive: bool = True,
               max_buyers: int | None = None) -> Buyer:
@@ -253,6 +254,7 @@ def add_buyer(settings: Settings, name: str, *, contact: str | None = None, trad
     return buyer
 
 
+@retry_conflicts
 def update_buyer(settings: Settings, name: str, *, contact=_UNSET, trade_groups=_UNSET, categories=_UNSET,
                  tiers=_UNSET, cities=_UNSET, price_a=_UNSET, price_b=_UNSET, price_c=_UNSET, exclusive=_UNSET,
                  max_buyers=_UNSET) -> Buyer:
@@ -292,6 +294,7 @@ def _write_buyer(con, b: Buyer, *, new: bool) -> None:
                        WHERE name = ?""", [*values, b.name])
 
 
+@retry_conflicts
 def remove_buyer(settings: Settings, name: str) -> None:
     """Only a buyer with no deliveries or sales can go (those records are never erased)."""
     with connect(settings.warehouse_path) as con, transaction(con):
@@ -444,6 +447,7 @@ def refresh_files(settings: Settings, keys=None) -> None:
 
 # ------------------------------------------------------------------------------ review
 
+@retry_conflicts
 def review(settings: Settings, permit_id: str, decision: str, *, city: str | None = None,
            note: str | None = None, refresh: bool = True) -> LeadRef:
     """Approve (the lead enters the buyer files) or reject (it never does) a lead in the QA queue."""
@@ -477,6 +481,7 @@ def review_queue(settings: Settings) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------ status
 
+@retry_conflicts
 def set_status(settings: Settings, permit_id: str, status: str, *, city: str | None = None,
                note: str | None = None, refresh: bool = True) -> LeadRef:
     """Hand-set status: contacted, converted, dead; `new` clears a hand-set status."""
@@ -533,6 +538,7 @@ class Sale:
     outside_terms: bool = False       # the buyer's record does not list this category/tier/city
 
 
+@retry_conflicts
 def sell(settings: Settings, permit_id: str, buyer: str, price=None, *, city: str | None = None,
          note: str | None = None, refresh: bool = True) -> Sale:
     """Record a sale made by hand. No price: the buyer's price for the lead's tier."""
