@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 import random
 import re
@@ -37,6 +38,7 @@ _BASES: dict[tuple[str, str], duckdb.DuckDBPyConnection] = {}
 _DSN_OF: dict[int, str] = {}  # id(open cursor) -> its catalog DSN, for claim()
 _BASES_LOCK = threading.Lock()
 _DEPTH = threading.local()
+log = logging.getLogger(__name__)
 
 
 class LakeError(RuntimeError):
@@ -102,7 +104,10 @@ def retry_conflicts(fn):
                 except duckdb.Error as exc:
                     if not is_conflict(exc) or attempt == ATTEMPTS - 1:
                         raise
-                time.sleep(_backoff(attempt))
+                wait = _backoff(attempt)
+                log.info("DuckLake write conflict in %s; try %d of %d in %.2fs", fn.__name__, attempt + 2,
+                         ATTEMPTS, wait)
+                time.sleep(wait)
         finally:
             _DEPTH.n = 0
     return wrapper
@@ -124,8 +129,9 @@ def _literal(text: str) -> str:
 
 def _attach(lake: "WarehouseSettings", dsn: str, schema: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    data = Path(lake.data_path)
-    data.mkdir(parents=True, exist_ok=True)
+    data = lake.data_path.rstrip("/")
+    if "://" not in data:
+        Path(data).mkdir(parents=True, exist_ok=True)
     try:
         for package, name in (("duckdb_extension_postgres_scanner", "postgres_scanner"),
                               ("duckdb_extension_ducklake", "ducklake")):
@@ -133,14 +139,21 @@ def _attach(lake: "WarehouseSettings", dsn: str, schema: str) -> duckdb.DuckDBPy
         quoted = _literal("ducklake:postgres:" + dsn)   # ATTACH takes no bound parameters
         for attempt in range(ATTEMPTS):  # a fresh catalog is created by whoever attaches first
             try:
-                con.execute(f"ATTACH {quoted} AS {ALIAS} (DATA_PATH {_literal(str(data) + os.sep)})")
+                con.execute(f"ATTACH {quoted} AS {ALIAS} (DATA_PATH {_literal(data + '/')})")
                 break
             except duckdb.Error as exc:
                 if attempt == ATTEMPTS - 1 or not re.search(r"duplicate key|already exists|conflict", str(exc), re.I):
                     raise
                 time.sleep(_backoff(attempt))
         con.execute(f"USE {ALIAS}")
-        retry_conflicts(con.execute)(ddl(schema))
+        for attempt in range(ATTEMPTS):  # processes starting together create the tables together
+            try:
+                con.execute(ddl(schema))
+                break
+            except duckdb.Error as exc:
+                if attempt == ATTEMPTS - 1 or not is_conflict(exc):
+                    raise
+                time.sleep(_backoff(attempt))
     except duckdb.Error as exc:
         con.close()
         raise LakeError(f"DuckLake warehouse (catalog from ${lake.catalog_env}, data in {data}): "
@@ -195,7 +208,8 @@ def claim(con: duckdb.DuckDBPyConnection, keys) -> Iterator[None]:
 
 
 def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("SELECT current_database()").fetchone()[0] == ALIAS
+    """Is this an open connection on a DuckLake warehouse (from open_cursor)?"""
+    return id(con) in _DSN_OF
 
 
 def detach_all() -> None:

@@ -126,7 +126,7 @@ class WarehouseSettings:
     """
     backend: str = "duckdb"                    # duckdb | ducklake
     catalog_env: str = "LEADS_LAKE_CATALOG"    # env var holding the catalog's Postgres DSN
-    data_path: str = "data/lake"               # DuckLake data files (relative to leads.toml)
+    data_path: str = "data/lake"               # DuckLake data files (relative to leads.toml, or a URL)
 
     def __post_init__(self) -> None:
         if self.backend not in ("duckdb", "ducklake"):
@@ -141,6 +141,8 @@ class WarehouseSettings:
         if unknown:
             raise ConfigError(f"[warehouse]: unknown key(s) {', '.join(unknown)}")
         out = cls(**raw)
+        if "://" in out.data_path:   # object storage (s3://...): DuckLake takes the URL as it is
+            return out
         return replace(out, data_path=str((base / out.data_path).resolve()))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+
+import duckdb
 import psycopg2
 import pytest
 
@@ -14,8 +16,6 @@ from lead_assets import lake
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.warehouse import connect
 from lead_assets_tests.conftest import all_partitions, build_all, demo_project, lake_config, write_config
-
-pytestmark = pytest.mark.postgres
 
 ROW_KEYS = "SELECT city, permit_id, permit_day, score, tier, category, trade_group, discarded, needs_review " \
            "FROM scored_leads ORDER BY city, permit_id"
@@ -31,6 +31,7 @@ def _catalog_tables(url: str) -> set[str]:
         con.close()
 
 
+@pytest.mark.postgres
 def test_lake_holds_the_same_leads_as_the_duckdb_file(lake_project, tmp_path_factory, monkeypatch):
     build_all(lake_project)
     file_project = demo_project(tmp_path_factory.mktemp("file"), monkeypatch)   # same demo data, embedded file
@@ -54,6 +55,7 @@ def test_lake_holds_the_same_leads_as_the_duckdb_file(lake_project, tmp_path_fac
     assert lake_files == sorted(p.relative_to(file_project.exports_dir) for p in file_project.exports_dir.rglob("*.csv"))
 
 
+@pytest.mark.postgres
 def test_rescoring_a_partition_on_the_lake_replaces_its_rows(lake_project):
     build_all(lake_project)
     from lead_assets.ingest import ingest
@@ -68,6 +70,7 @@ def test_rescoring_a_partition_on_the_lake_replaces_its_rows(lake_project):
         assert con.execute("SELECT count(*) - count(DISTINCT (city, permit_num)) FROM raw_permits").fetchone()[0] == 0
 
 
+@pytest.mark.postgres
 def test_buyer_names_stay_unique_without_a_primary_key(lake_project):
     """DuckLake has no PRIMARY KEY; add_buyer's own check is what keeps a name unique."""
     from lead_assets.sales import SalesError, add_buyer, list_buyers
@@ -77,6 +80,7 @@ def test_buyer_names_stay_unique_without_a_primary_key(lake_project):
     assert [b.name for b in list_buyers(lake_project)] == ["Lone Star Roofing"]
 
 
+@pytest.mark.postgres
 def test_reasoner_cache_replaces_an_answer_on_the_lake(lake_project):
     from lead_assets.reasoner import cache
     from lead_assets.reasoner.schema import Usage, Verdict
@@ -97,6 +101,7 @@ def test_missing_catalog_dsn_is_one_clear_error(tmp_path, monkeypatch):
             pass
 
 
+@pytest.mark.postgres
 def test_catalog_errors_never_show_the_password(tmp_path, monkeypatch, postgres):
     # A port nobody listens on: the attach fails, and the error names the env var, not the secret.
     monkeypatch.setenv("LEADS_LAKE_CATALOG", "postgresql://leads:s3cret-pw@127.0.0.1:1/nowhere")
@@ -108,6 +113,17 @@ def test_catalog_errors_never_show_the_password(tmp_path, monkeypatch, postgres)
     assert "s3cret" not in lake.redact("host=x password=s3cret user=y", "dsn")
 
 
+def test_lake_schema_drops_keys_the_duckdb_file_keeps(tmp_path):
+    from lead_assets.warehouse import SCHEMA
+    assert "PRIMARY KEY" in SCHEMA and "PRIMARY KEY" not in lake.ddl(SCHEMA)
+    settings = Settings.load(write_config(tmp_path))
+    from lead_assets.sales import add_buyer
+    add_buyer(settings, "Lone Star Roofing", categories=["roof"], price_a=40, price_b=25, price_c=10)
+    with connect(settings.warehouse_path) as con:   # the embedded file still enforces the key
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO buyers (name) VALUES ('Lone Star Roofing')")
+
+
 def test_bad_warehouse_section_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="backend must be duckdb or ducklake"):
         Settings.load(write_config(tmp_path, '[warehouse]\nbackend = "sqlite"\n'))
@@ -115,6 +131,7 @@ def test_bad_warehouse_section_is_a_config_error(tmp_path):
         Settings.load(write_config(tmp_path, '[warehouse]\nbackend = "ducklake"\ncatalog = "postgresql://x"\n'))
 
 
+@pytest.mark.postgres
 def test_a_dry_run_copy_of_lake_settings_stays_a_local_file(lake_project, tmp_path):
     """replace(settings, warehouse_path=scratch) -- dry runs, the quality eval -- never writes to the lake."""
     from dataclasses import replace
@@ -146,6 +163,7 @@ def _writer(config: str, catalog: str, parts: list[tuple[str, str]], barrier, ou
         out.put(("error", repr(exc), 0))
 
 
+@pytest.mark.postgres
 def test_four_processes_write_different_partitions_at_once(lake_project, tmp_path_factory, monkeypatch):
     from lead_assets.appraisal import load_property_records
     load_property_records(lake_project)
