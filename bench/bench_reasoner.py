@@ -113,7 +113,7 @@ def busiest_second(stamps: list[float]) -> int:
 
 def _candidates(work: Path, n: int):
     from lead_assets.appraisal import load_property_records
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     from lead_assets.ingest import ingest
     from lead_assets.scoring import prepare
     from lead_assets.settings import Settings

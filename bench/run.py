@@ -24,7 +24,7 @@ TODAY = END + timedelta(days=1)
 
 def build_data(root: Path) -> tuple[Path, int]:
     """100,000 permits over 20 cities x 30 days, from the demo generator's BLDS-style feeds."""
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     demo = root / "demo"
     generate_demo(demo, END, days=DAYS)
     templates: dict[str, list[list[str]]] = {}
@@ -200,6 +200,9 @@ def main() -> None:
         import bench_reasoner as br
         br.main()
     shutil.rmtree(root, ignore_errors=True)
+
+    from bench_scale import main as bench_scale   # 6. 3,000 jurisdictions, both partition schemes
+    bench_scale()
 
 
 if __name__ == "__main__":

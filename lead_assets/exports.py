@@ -49,7 +49,7 @@ def _select(settings: Settings) -> str:
 # A lead goes to a buyer file when it is a scored lead, out of review (or approved),
 # nobody has had it yet (any delivery or sale, exclusive or shared: these files are not
 # per buyer, so a shared lead's further buyers get it through `leads deliver`), and the
-# seller has not marked it dead or converted (latest manual status, see lead_assets/sales.py).
+# seller has not marked it dead or converted (latest manual status, see lead_assets/sales/leads.py).
 BUYER_FILTER = """
     tier IN ('A', 'B', 'C') AND NOT discarded_flag AND (NOT needs_review_flag OR decision = 'approve')
     AND decision IS DISTINCT FROM 'reject'

@@ -27,13 +27,15 @@ def project_instance() -> dg.DagsterInstance:
 
 def contiguous_blocks(selected: list[str], order: list[str]) -> list[list[str]]:
     """Split `selected` into runs of neighbours in `order` (a partition range must be contiguous)."""
-    index = sorted(order.index(s) for s in set(selected))
+    position = {key: i for i, key in enumerate(order)}   # not order.index: 3,000 cities make that quadratic
     blocks: list[list[str]] = []
-    for i in index:
-        if blocks and order.index(blocks[-1][-1]) == i - 1:
+    last = None
+    for i in sorted(position[s] for s in set(selected)):
+        if blocks and last == i - 1:
             blocks[-1].append(order[i])
         else:
             blocks.append([order[i]])
+        last = i
     return blocks
 
 
@@ -106,12 +108,13 @@ def score_partitions(defs: dg.Definitions, settings: Settings, instance, cities:
     run_config = {"ops": {"scored_leads": {"config": scoring}}} if scoring else None
     if refetch:
         run_config = {"ops": {**(run_config or {}).get("ops", {}), "permit_pulls": {"config": {"refetch": True}}}}
-    for block in contiguous_blocks(cities, list(settings.cities)):
+    scheme = settings.partition_scheme   # group_day: a city's run scores its whole group
+    for block in contiguous_blocks([scheme.row(c) for c in cities], scheme.rows()):
         tags = {RANGE_START: f"{block[0]}|{since}", RANGE_END: f"{block[-1]}|{until}",
                 "leads/command": "score"}
         summary.add(*_execute(defs, "score_job", instance, tags=tags, run_config=run_config))
         if progress:
-            progress(len(block))
+            progress(sum(scheme.row(c) in block for c in cities))
     return summary
 
 
@@ -142,10 +145,6 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
-def partition_str(city: str, day: date | str) -> str:
-    return f"{city}|{day}"
-
-
 def retry_rows(settings: Settings, *, cities: list[str] | None = None, since: date | None = None,
                until: date | None = None, timeout: float = 600.0) -> dict[tuple[str, date], int]:
     """RETRY rows per city x day partition (configured cities and partition days only)."""
@@ -161,22 +160,25 @@ def retry_rows(settings: Settings, *, cities: list[str] | None = None, since: da
 
 def failed_partitions(settings: Settings, **selection) -> list[tuple[str, date]]:
     """The city x day partitions that hold RETRY rows."""
-    return sorted(retry_rows(settings, **selection), key=lambda p: (p[1], list(settings.cities).index(p[0])))
+    position = {city: i for i, city in enumerate(settings.cities)}
+    return sorted(retry_rows(settings, **selection), key=lambda p: (p[1], position[p[0]]))
 
 
 def partition_ranges(settings: Settings, parts) -> list[tuple[str, str]]:
-    """Cover exactly `parts` with partition ranges: neighbouring cities (leads.toml order) x consecutive days.
+    """Cover exactly the partitions holding `parts` (city, day pairs) with partition ranges:
+    neighbouring rows (cities in leads.toml order, or groups) x consecutive days.
 
-    A range of the city x day partitions is a rectangle, so ranges never take in a partition
+    A range of the row x day partitions is a rectangle, so ranges never take in a partition
     that was not asked for. One Dagster run per range.
     """
-    order = list(settings.cities)
+    scheme = settings.partition_scheme
+    order = scheme.rows()
     by_day: dict[date, set[str]] = {}
     for city, day in parts:
-        by_day.setdefault(date.fromisoformat(str(day)), set()).add(city)
+        by_day.setdefault(date.fromisoformat(str(day)), set()).add(scheme.row(city))
     days_by_block: dict[tuple[str, ...], list[date]] = {}
     for day in sorted(by_day):
-        for block in contiguous_blocks(sorted(by_day[day], key=order.index), order):
+        for block in contiguous_blocks(by_day[day], order):
             days_by_block.setdefault(tuple(block), []).append(day)
     ranges: list[tuple[date, int, str, str]] = []
     for block, days in days_by_block.items():
@@ -185,8 +187,7 @@ def partition_ranges(settings: Settings, parts) -> list[tuple[str, str]]:
             if day is not None and day == last + timedelta(days=1):
                 last = day
                 continue
-            ranges.append((first, order.index(block[0]), partition_str(block[0], first),
-                           partition_str(block[-1], last)))
+            ranges.append((first, order.index(block[0]), f"{block[0]}|{first}", f"{block[-1]}|{last}"))
             first = last = day
     return [(start, end) for _, _, start, end in sorted(ranges)]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lead_assets.classify import CityRules, RulesError
+from lead_assets.partition_scheme import PartitionScheme, SchemeError
 
 if TYPE_CHECKING:
     from lead_assets.portals.config import PortalSource
@@ -106,13 +107,6 @@ class AutomationSettings:
             raise ConfigError(f"[automation] {name} must be HH:MM (24-hour), not {text!r}")
         return hour, minute
 
-    @classmethod
-    def from_toml(cls, raw: dict) -> "AutomationSettings":
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"[automation]: unknown key(s) {', '.join(unknown)}")
-        return cls(**raw)
-
 
 @dataclass(frozen=True)
 class WarehouseSettings:
@@ -137,10 +131,7 @@ class WarehouseSettings:
 
     @classmethod
     def from_toml(cls, raw: dict, base: Path) -> "WarehouseSettings":
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"[warehouse]: unknown key(s) {', '.join(unknown)}")
-        out = cls(**raw)
+        out = cls(**raw)   # keys and types: config_schema.Warehouse
         if "://" in out.data_path:   # object storage (s3://...): DuckLake takes the URL as it is
             return out
         return replace(out, data_path=str((base / out.data_path).resolve()))
@@ -167,6 +158,7 @@ class Settings:
     freshness_days: dict[str, int] = field(default_factory=dict)
     today_override: date | None = None
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    partition_scheme: PartitionScheme = field(default_factory=PartitionScheme)  # [partitions] scheme
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
 
     @property
@@ -200,6 +192,29 @@ class Settings:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        from lead_assets.config_schema import check  # it imports the field lists from here
+        problem = check(raw)
+        if problem:
+            raise ConfigError(f"{path}: {problem}")
+        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
+        try:
+            today = date.fromisoformat(str(today)) if today else None
+        except ValueError:
+            raise ConfigError(f"LEADS_TODAY={today!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            settings = cls._build(path, raw, overrides, today)
+        except ConfigError as exc:               # a builder's check: say which file
+            raise ConfigError(f"{path}: {exc}") from None
+        # With backend = "ducklake", connect(settings.warehouse_path) opens the lake. Only a
+        # loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
+        # (dry runs, the quality eval) stays a local DuckDB file and never writes to the lake.
+        from lead_assets.warehouse import use_lake
+        use_lake(settings.warehouse_path, settings.warehouse if settings.warehouse.backend == "ducklake" else None)
+        return settings
+
+    @classmethod
+    def _build(cls, path: Path, raw: dict, overrides: dict, today: date | None) -> "Settings":
+        """Settings from a `raw` TOML that fits the schema (lead_assets/config_schema.py)."""
         base = path.parent
         paths = raw.get("paths", {})
 
@@ -229,13 +244,17 @@ class Settings:
                 projects=ProjectRules.from_toml(key, entry["projects"]) if "projects" in entry else None,
             )
         if not cities:
-            raise ConfigError(f"{path}: no [cities.*] entries")
+            raise ConfigError("no [cities.*] entries")
         cad = raw.get("appraisal", {})
         missing = [f for f in ("prop_id", "situs_address", "situs_city") if f not in cad.get("columns", {})]
         if missing:
-            raise ConfigError(f"{path}: [appraisal.columns] must map {', '.join(missing)}")
-        today = overrides.get("today") or os.environ.get("LEADS_TODAY")
-        settings = cls(
+            raise ConfigError(f"[appraisal.columns] must map {', '.join(missing)}")
+        try:
+            scheme = PartitionScheme.from_toml(raw.get("partitions", {}),
+                                               {k.lower(): v for k, v in raw.get("cities", {}).items()})
+        except SchemeError as exc:
+            raise ConfigError(str(exc)) from None
+        return cls(
             config_path=path,
             warehouse_path=where("LEADS_WAREHOUSE", "warehouse", "warehouse.duckdb"),
             landing_dir=where("LEADS_LANDING", "landing", "data/landing"),
@@ -246,13 +265,8 @@ class Settings:
             cities=cities,
             appraisal=AppraisalSource(files=cad.get("files", "*.csv"), columns=dict(cad["columns"])),
             freshness_days=dict(raw.get("freshness_days", {})),
-            today_override=date.fromisoformat(str(today)) if today else None,
-            automation=AutomationSettings.from_toml(raw.get("automation", {})),
+            today_override=today,
+            automation=AutomationSettings(**raw.get("automation", {})),
+            partition_scheme=scheme,
             warehouse=WarehouseSettings.from_toml(raw.get("warehouse", {}), base),
         )
-        # With backend = "ducklake", connect(settings.warehouse_path) opens the lake. Only a
-        # loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
-        # (dry runs, the quality eval) stays a local DuckDB file and never writes to the lake.
-        from lead_assets.warehouse import use_lake
-        use_lake(settings.warehouse_path, settings.warehouse if settings.warehouse.backend == "ducklake" else None)
-        return settings

@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS lead_reviews (
     city VARCHAR NOT NULL, permit_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
     note VARCHAR, decided_at TIMESTAMP NOT NULL
 );
--- Sales side (lead_assets/sales.py). Keyed by (city, permit_id); rescoring never touches them.
+-- Sales side (lead_assets/sales/). Keyed by (city, permit_id); rescoring never touches them.
 -- deliveries/sales keep the lead's tier/category at the time, so reports don't move on a rescore.
 CREATE TABLE IF NOT EXISTS buyers (
     name VARCHAR PRIMARY KEY, contact VARCHAR, trade_groups VARCHAR[], categories VARCHAR[],

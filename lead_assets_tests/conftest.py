@@ -42,7 +42,7 @@ def write_config(root: Path, extra: str = "", start_date: str = "2026-10-01") ->
 
 
 def demo_project(tmp_path: Path, monkeypatch, extra: str = "") -> Settings:
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     monkeypatch.setenv("LEADS_TODAY", TODAY.isoformat())
     for var in ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER"):
         monkeypatch.delenv(var, raising=False)

@@ -23,7 +23,7 @@ import pytest
 from lead_assets import scoring
 from lead_assets.appraisal import load_property_records
 from lead_assets.defs import automation
-from lead_assets.demo_data import generate_demo
+from lead_assets.demo.feeds import generate_demo
 from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
 from lead_assets.ingest import ingest
 from lead_assets.runs import (
@@ -542,7 +542,7 @@ def partition_status(project, instance) -> dict[str, str | None]:
 
 
 def test_backfill_of_failed_partitions_leaves_every_other_partition_untouched(full, capsys, monkeypatch):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     failures = {("frisco", D1): 2, ("allen", D1): 1, ("allen", D2): 2}
     with full.instance() as instance:
         _score_everything_through_dagster(full, instance, failures, monkeypatch)
@@ -580,7 +580,7 @@ def test_backfill_of_failed_partitions_leaves_every_other_partition_untouched(fu
 
 
 def test_backfill_selects_by_city_and_day(full, capsys):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     for city, day in [("plano", D1), ("plano", D2), ("prosper", D2)]:
         fail(full.settings, city, day, 1)
     with full.instance() as instance:
@@ -592,7 +592,7 @@ def test_backfill_selects_by_city_and_day(full, capsys):
 
 
 def test_retry_command_takes_the_seeds_retry_file(full, capsys):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     settings = full.settings
     fail(settings, "mckinney", D1, 2)
     fail(settings, "prosper", D2, 1)

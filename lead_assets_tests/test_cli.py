@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from lead_assets.cli import main
+from lead_assets.cli.main import main
 from lead_assets.warehouse import connect
 from lead_assets_tests.conftest import DEMO_DAYS, TODAY
 

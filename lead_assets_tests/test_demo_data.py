@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lead_assets.demo_data import generate_demo
+from lead_assets.demo.feeds import generate_demo
 
 END = date(2026, 11, 27)
 DAYS = 28

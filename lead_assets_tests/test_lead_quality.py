@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lead_assets.classify import ClassificationRules, CityRules, RulesError, classify
-from lead_assets.cli import main
+from lead_assets.cli.main import main
 from lead_assets.drift import drift_warnings
 from lead_assets.quality import compare, load_labels, predict, write_labels
 from lead_assets.settings import ConfigError, Settings
@@ -253,7 +253,7 @@ def test_drift_warns_on_a_jump_of_other_and_of_new_types():
 
 def test_drift_sql_flags_a_feed_that_renamed_its_types(project):
     """Score ten demo days, then rename one city-day's permit types as a changed feed would."""
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     from lead_assets.ingest import ingest
     from lead_assets.scoring import score
     from lead_assets.warehouse import connect, register_partitions

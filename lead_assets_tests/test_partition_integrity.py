@@ -104,7 +104,7 @@ def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_l
 def test_a_negative_limit_is_one_clear_error_before_any_work(project, capsys):
     import pytest
 
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     for argv in (["score", "--limit", "-5"], ["list", "--limit", "-5"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
@@ -115,7 +115,7 @@ def test_a_negative_limit_is_one_clear_error_before_any_work(project, capsys):
 
 
 def test_list_as_csv_neutralizes_formula_cells_like_the_exports(built, capsys):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     with connect(built.warehouse_path) as con:
         con.execute("""UPDATE scored_leads SET owner_name = '=HYPERLINK("http://x","y")',
                        project_description = '+cmd|calc', property_address = '@SUM(A1)'

@@ -336,13 +336,13 @@ def test_file_drop_cities_skip_the_pull(project, instance):
 
 
 @pytest.mark.parametrize("source,message", [
-    ('kind = "ftp"', "kind must be one of file, socrata, arcgis"),
+    ('kind = "ftp"', "source.kind: must be one of file, socrata, arcgis"),
     ('kind = "socrata"\ndomain = "d"', "kind 'socrata' needs dataset, date_field"),
     ('kind = "socrata"\ndomain = "d"\ndataset = "x"\ndate_field = "d"\napp_token = "t"', "app_token_env"),
     ('kind = "arcgis"\nurl = "u"\ndate_field = "issued; drop"', "plain field name"),
-    ('kind = "arcgis"\nurl = "u"\ndate_field = "d"\npage = 3', "unknown key(s) for kind 'arcgis': page"),
-    ('kind = "arcgis"\nurl = "u"\ndate_field = "d"\ntimeout_seconds = "ten"', "timeout_seconds must be a positive number"),
-    ('kind = "socrata"\ndomain = "d"\ndataset = 5\ndate_field = "d"', "dataset must be text, not 5"),
+    ('kind = "arcgis"\nurl = "u"\ndate_field = "d"\npage = 3', "source.page: unknown key (did you mean 'page_size'?)"),
+    ('kind = "arcgis"\nurl = "u"\ndate_field = "d"\ntimeout_seconds = "ten"', "source.timeout_seconds: must be a number, not 'ten'"),
+    ('kind = "socrata"\ndomain = "d"\ndataset = 5\ndate_field = "d"', "source.dataset: must be text, not 5"),
 ])
 def test_bad_source_config_is_one_clear_line(tmp_path, source, message):
     config = write_config(tmp_path, f"""
@@ -376,7 +376,7 @@ def test_readme_example_entries_load(tmp_path):
 
 
 def test_leads_score_pulls_then_scores_and_refetch_asks_again(portal, tmp_path, monkeypatch, capsys):
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     settings, state, _ = portal
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (settings.appraisal_dir).mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from lead_assets import sales
+from lead_assets.sales.buyers import add_buyer
+from lead_assets.sales.errors import SalesError
+from lead_assets.sales.selling import sell
 from lead_assets.defs.assets.leads import CHECK_SQL
 from lead_assets.exports import write_buyer_files
 from lead_assets.ingest import ingest
@@ -173,9 +175,9 @@ def test_a_sold_project_stays_sold_when_a_sibling_arrives_and_is_never_sold_twic
     score(austin, _parts(date(2015, 3, 10)))
     (first,) = [r for r in _scored(austin) if r.startswith("2015-025467")]
     assert first != "2015-025467 BP"
-    sales.add_buyer(austin, "Austin Commercial", categories=("other",), tiers=("A", "B", "C"),
+    add_buyer(austin, "Austin Commercial", categories=("other",), tiers=("A", "B", "C"),
                     price_a="30", price_b="20", price_c="10")
-    sales.sell(austin, first, "Austin Commercial", Decimal("10"))
+    sell(austin, first, "Austin Commercial", Decimal("10"))
     # The building permit is loaded later (a backfill of the 6th): it joins the sold project,
     # which keeps its lead (and so its sale) instead of becoming a second, unsold lead.
     ingest(austin, _parts(date(2015, 3, 6)))
@@ -186,10 +188,10 @@ def test_a_sold_project_stays_sold_when_a_sibling_arrives_and_is_never_sold_twic
     lead = LeadStore(austin).get("2015-025467 BP")
     assert (lead.permit_id, lead.status, lead.sold_to) == (first, "sold", "Austin Commercial")
     # Selling it again through another of its permits names the same lead: refused.
-    sales.add_buyer(austin, "Other Buyer", categories=("other",), tiers=("A", "B", "C"),
+    add_buyer(austin, "Other Buyer", categories=("other",), tiers=("A", "B", "C"),
                     price_a="30", price_b="20", price_c="10")
-    with pytest.raises(sales.SalesError):
-        sales.sell(austin, "2015-025467 BP", "Other Buyer", Decimal("10"))
+    with pytest.raises(SalesError):
+        sell(austin, "2015-025467 BP", "Other Buyer", Decimal("10"))
     with connect(austin.warehouse_path) as con:
         assert con.execute("SELECT count(*) FROM sales").fetchone()[0] == 1
 

@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 
 from lead_assets.appraisal import load_property_records
-from lead_assets.cli import main as leads_main
+from lead_assets.cli.main import main as leads_main
 from lead_assets.definitions import build_defs
-from lead_assets.demo_data import generate_demo
+from lead_assets.demo.feeds import generate_demo
 from lead_assets.exports import write_buyer_files, write_queue_file
 from lead_assets.ingest import ingest
 from lead_assets.reasoner.config import ReasonerFatalError, ReasonerSettings

@@ -7,12 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from lead_assets import sales
-from lead_assets.exports import write_buyer_files
-from lead_assets.sales import SalesError, parse_money
+from lead_assets.exports import write_atomic, write_buyer_files
+from lead_assets.sales.buyers import Buyer, buyer_slug, get_buyer, list_buyers, validate_buyer_name
+from lead_assets.sales.deliveries import deliver, package_dir, record_deliveries
+from lead_assets.sales.errors import SalesError
+from lead_assets.sales.money import parse_money
+from lead_assets.sales.sharing import sharing_violations
 from lead_assets.settings import Settings
 from lead_assets.store import LeadStore
 from lead_assets.taxonomy import EXPORT_COLUMNS, REVIEW_FILE
+from lead_assets.warehouse import connect
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
     TODAY, all_main_ids, file_rows, main_file_ids, query, review_leads, run, sales_template, shop, snapshot,
     top_lead,
@@ -72,12 +76,12 @@ def test_buyers_add_update_list_and_remove(shop, capsys):
 
     code, out, _ = run(capsys, "buyers", "update", POOL, "--price-c", "5", "--tiers", "A", "B", "C")
     assert code == 0
-    b = sales.get_buyer(shop, "abc pool company")            # case-insensitive lookup
+    b = get_buyer(shop, "abc pool company")                  # case-insensitive lookup
     assert (b.tiers, b.price_a, b.price_c, b.exclusive) == (("A", "B", "C"), Decimal("25.00"), Decimal("5.00"), True)
     assert query(shop, "SELECT DISTINCT typeof(price_a) FROM buyers") == [("DECIMAL(10,2)",)]
 
     assert run(capsys, "buyers", "remove", "Shady Roofs")[0] == 0
-    assert [b.name for b in sales.list_buyers(shop)] == [POOL]
+    assert [b.name for b in list_buyers(shop)] == [POOL]
 
 
 BAD_BUYERS = [
@@ -119,13 +123,13 @@ def test_bad_buyers_are_refused_and_change_nothing(shop, capsys):
 
 
 def test_buyer_folders_are_slugs_inside_delivered(shop):
-    assert sales.buyer_slug("ABC Pool Company") == "abc-pool-company"
-    assert sales.buyer_slug("Piscinas Peña & Hijos, LLC") == "piscinas-pena-hijos-llc"
-    folder = sales.package_dir(shop, sales.Buyer(name="ABC Pool Company"), TODAY)
+    assert buyer_slug("ABC Pool Company") == "abc-pool-company"
+    assert buyer_slug("Piscinas Peña & Hijos, LLC") == "piscinas-pena-hijos-llc"
+    folder = package_dir(shop, Buyer(name="ABC Pool Company"), TODAY)
     assert folder == (shop.exports_dir / "_delivered" / DAY / "abc-pool-company").resolve()
     for bad in ("../x", "a/../../b", "/etc", "..\\x"):
         with pytest.raises(SalesError):
-            sales.validate_buyer_name(bad)
+            validate_buyer_name(bad)
 
 
 # ----------------------------------------------------------------------------- review
@@ -290,7 +294,7 @@ def test_deliver_writes_the_package_and_records_each_lead(shop, capsys):
     assert "nothing new to deliver" in out
     before = snapshot(shop)
     later = Settings.load(shop.config_path, today=(TODAY + timedelta(days=1)).isoformat())
-    plan = sales.deliver(later, POOL)
+    plan = deliver(later, POOL)
     assert plan.leads.empty and snapshot(shop) == before
     write_buyer_files(later)
     assert main_file_ids(later, "luxury_outdoor/pool/tier_a") == set()
@@ -312,7 +316,7 @@ def test_a_buyer_takes_only_its_trade_groups_tiers_and_cities(shop, capsys):
     code, _, err = run(capsys, "buyers", "add", "Plano Roofs", "--trade-groups", "home_exterior", "--tiers", "A",
                        "--price-a", "20", "--cities", "plano")
     assert code == 0, err
-    plan = sales.deliver(shop, "Plano Roofs")
+    plan = deliver(shop, "Plano Roofs")
     leads = plan.leads
     assert len(leads) > 0
     assert set(leads["trade_group"]) == {"home_exterior"} and set(leads["tier"]) == {"A"}
@@ -324,11 +328,11 @@ def test_exclusive_and_shared_leads(shop, capsys):
     for argv in (["Shared One", "--max-buyers", "2"], ["Shared Two", "--shared"],
                  ["Shared Three", "--max-buyers", "5"], ["Solo Roofs", "--exclusive"]):
         assert run(capsys, "buyers", "add", *argv, "--categories", "roof", "--price-a", "10")[0] == 0
-    assert len(sales.deliver(shop, "Shared One").leads) == roofs_a
-    assert len(sales.deliver(shop, "Shared Two").leads) == roofs_a   # shared: a second buyer may have them
-    plan = sales.deliver(shop, "Shared Three")                       # but Shared One allows 2 buyers per lead
+    assert len(deliver(shop, "Shared One").leads) == roofs_a
+    assert len(deliver(shop, "Shared Two").leads) == roofs_a         # shared: a second buyer may have them
+    plan = deliver(shop, "Shared Three")                             # but Shared One allows 2 buyers per lead
     assert plan.leads.empty and plan.held_elsewhere == roofs_a
-    assert sales.deliver(shop, "Solo Roofs").leads.empty             # exclusive: only leads nobody has
+    assert deliver(shop, "Solo Roofs").leads.empty                   # exclusive: only leads nobody has
     code, _, err = run(capsys, "sell", top_lead(shop, "roof")[1], "--to", "Shared Three", "--price", "9")
     assert code == 2 and "limit is 2" in err
 
@@ -336,10 +340,10 @@ def test_exclusive_and_shared_leads(shop, capsys):
     add_pool_buyer(capsys)
     assert run(capsys, "buyers", "add", "Pool Share", "--categories", "pool", "--price-a", "9", "--shared")[0] == 0
     pool_a = len(main_file_ids(shop, "luxury_outdoor/pool/tier_a"))
-    assert (sales.deliver(shop, POOL).leads["tier"] == "A").sum() == pool_a
-    assert sales.deliver(shop, "Pool Share").leads.empty
-    with sales.connect(shop.warehouse_path) as con:
-        assert sales.sharing_violations(con) == []
+    assert (deliver(shop, POOL).leads["tier"] == "A").sum() == pool_a
+    assert deliver(shop, "Pool Share").leads.empty
+    with connect(shop.warehouse_path) as con:
+        assert sharing_violations(con) == []
     assert query(shop, """SELECT max(n) FROM (SELECT count(DISTINCT buyer) AS n FROM deliveries
                           GROUP BY city, permit_id)""") == [(2,)]
 
@@ -352,7 +356,7 @@ def test_a_failed_write_leaves_no_package_and_records_nothing(shop, capsys, monk
     before = snapshot(shop)
 
     calls = []
-    real = sales.write_atomic
+    real = write_atomic
 
     def flaky(path, data):
         calls.append(path)
@@ -360,9 +364,9 @@ def test_a_failed_write_leaves_no_package_and_records_nothing(shop, capsys, monk
             raise OSError("disk full")
         return real(path, data)
 
-    monkeypatch.setattr(sales, "write_atomic", flaky)
+    monkeypatch.setattr("lead_assets.sales.deliveries.write_atomic", flaky)
     with pytest.raises(OSError, match="disk full"):
-        sales.deliver(shop, POOL)
+        deliver(shop, POOL)
     assert len(calls) == 2
     assert snapshot(shop) == before
     after_files = {p.relative_to(package): p.read_bytes() for p in package.rglob("*") if p.is_file()}
@@ -374,13 +378,13 @@ def test_a_failed_recording_removes_the_package(shop, capsys, monkeypatch):
     add_pool_buyer(capsys)
     before = snapshot(shop)
     main_before = (shop.exports_dir / "luxury_outdoor/pool/tier_a.csv").read_bytes()
-    real = sales._record
+    real = record_deliveries
 
     def record_then_fail(con, settings, rows, *, via):
         real(con, settings, rows, via=via)                     # rows inserted, then the transaction fails
         raise RuntimeError("lost the warehouse")
 
-    monkeypatch.setattr(sales, "_record", record_then_fail)
+    monkeypatch.setattr("lead_assets.sales.deliveries.record_deliveries", record_then_fail)
     with pytest.raises(RuntimeError, match="lost the warehouse"):
         run(capsys, "deliver", "--buyer", POOL)
     assert snapshot(shop) == before
@@ -486,7 +490,7 @@ def test_status_contacted_converted_dead_and_back(shop, capsys):
     assert spare in all_main_ids(shop)
     assert run(capsys, "status", spare, "dead")[0] == 0        # dead: out of the buyer files, not delivered
     assert spare not in all_main_ids(shop)
-    assert spare not in set(sales.deliver(shop, POOL, dry_run=True).leads["permit_id"])
+    assert spare not in set(deliver(shop, POOL, dry_run=True).leads["permit_id"])
     assert run(capsys, "status", spare, "new")[0] == 0         # cleared: back in
     assert spare in all_main_ids(shop) and store.get(spare).status == "new"
     assert store.get(sold).status == "converted"

@@ -46,7 +46,7 @@ _TEMPLATE: list[Path] = []      # built once per test process, shared by every m
 
 @pytest.fixture(scope="session")
 def sales_template(tmp_path_factory) -> Path:
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     if _TEMPLATE and _TEMPLATE[0].exists():
         return _TEMPLATE[0]
     root = tmp_path_factory.mktemp("sales_template")
@@ -77,7 +77,7 @@ def shop(sales_template, tmp_path, monkeypatch) -> Settings:
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     """`leads ARGV...` in process: (exit code, stdout, stderr)."""
-    from lead_assets.cli import main
+    from lead_assets.cli.main import main
     capsys.readouterr()
     try:
         code = main([str(a) for a in argv])

@@ -5,7 +5,10 @@ from decimal import Decimal
 
 import dagster as dg
 
-from lead_assets import sales
+from lead_assets.sales.buyers import add_buyer
+from lead_assets.sales.deliveries import deliver
+from lead_assets.sales.leads import set_status
+from lead_assets.sales.selling import sell
 from lead_assets.appraisal import load_property_records
 from lead_assets.definitions import build_defs
 from lead_assets.defs.assets.sales import lead_sales
@@ -44,12 +47,12 @@ def _do_business(shop, capsys) -> dict:
 
 def _do_business_in_python(shop) -> None:
     """The same through the Python API (no file refreshes)."""
-    sales.add_buyer(shop, POOL, categories=["pool"], price_a="25", price_b="15")
-    sales.add_buyer(shop, "Roofs R Us", categories=["roof"], price_a="20", exclusive=False)
-    sales.deliver(shop, POOL, limit=3, refresh=False)
+    add_buyer(shop, POOL, categories=["pool"], price_a="25", price_b="15")
+    add_buyer(shop, "Roofs R Us", categories=["roof"], price_a="20", exclusive=False)
+    deliver(shop, POOL, limit=3, refresh=False)
     _, roof = top_lead(shop, "roof")
-    sales.sell(shop, roof, "Roofs R Us", Decimal("19.99"), refresh=False)
-    sales.set_status(shop, roof, "contacted", refresh=False)
+    sell(shop, roof, "Roofs R Us", Decimal("19.99"), refresh=False)
+    set_status(shop, roof, "contacted", refresh=False)
 
 
 def test_sell_rescore_check(shop, capsys):

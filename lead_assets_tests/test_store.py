@@ -9,7 +9,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from lead_assets import sales
+from lead_assets.sales.archive import archive
+from lead_assets.sales.buyers import add_buyer
+from lead_assets.sales.errors import SalesError
+from lead_assets.sales.leads import set_status
+from lead_assets.sales.selling import sell
 from lead_assets.settings import ConfigError
 from lead_assets.store import Lead, LeadStore
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
@@ -49,26 +53,26 @@ def test_filter_like_the_seeds_orm(shop):
 
 
 def test_status_comes_from_deliveries_sales_and_hand_set_statuses(shop):
-    sales.add_buyer(shop, "Pools One", categories=["pool"], price_a="25", exclusive=False, max_buyers=2)
-    sales.add_buyer(shop, "Pools Two", categories=["pool"], price_a="30", exclusive=False)
-    sales.add_buyer(shop, "Free Pools", categories=["pool"], price_a="0", exclusive=False)
+    add_buyer(shop, "Pools One", categories=["pool"], price_a="25", exclusive=False, max_buyers=2)
+    add_buyer(shop, "Pools Two", categories=["pool"], price_a="30", exclusive=False)
+    add_buyer(shop, "Free Pools", categories=["pool"], price_a="0", exclusive=False)
     store = LeadStore(shop)
     city, permit = top_lead(shop, "pool")
     assert store.get(permit).status == "new"
 
-    sales.archive(shop, ["luxury_outdoor/pool/tier_a.csv"], buyer="Free Pools", refresh=False)
+    archive(shop, ["luxury_outdoor/pool/tier_a.csv"], buyer="Free Pools", refresh=False)
     lead = store.get(permit, city)
     assert (lead.status, lead.delivered_to, lead.sold_to) == ("delivered", "Free Pools", None)
-    sales.sell(shop, permit, "Pools One", refresh=False)
+    sell(shop, permit, "Pools One", refresh=False)
     lead = store.get(permit)
     assert (lead.status, lead.sold_to, lead.sold_price) == ("sold", "Pools One", Decimal("25.00"))
-    sales.set_status(shop, permit, "contacted", refresh=False)
+    set_status(shop, permit, "contacted", refresh=False)
     assert store.get(permit).status == "contacted"
-    with pytest.raises(sales.SalesError, match="limit is 2"):        # Pools One allows 2 buyers per lead
-        sales.sell(shop, permit, "Pools Two", "30.00", refresh=False)
-    sales.set_status(shop, permit, "new", refresh=False)             # clears the hand-set status
+    with pytest.raises(SalesError, match="limit is 2"):              # Pools One allows 2 buyers per lead
+        sell(shop, permit, "Pools Two", "30.00", refresh=False)
+    set_status(shop, permit, "new", refresh=False)                   # clears the hand-set status
     assert store.get(permit).status == "sold"
-    sales.set_status(shop, permit, "dead", refresh=False)
+    set_status(shop, permit, "dead", refresh=False)
     assert store.get(permit).status == "dead"
     counts = store.counts()
     assert counts["dead"] == 1 and counts["delivered"] == len(store.filter(status="delivered")) > 0
@@ -76,10 +80,10 @@ def test_status_comes_from_deliveries_sales_and_hand_set_statuses(shop):
 
 
 def test_list_command(shop, capsys):
-    sales.add_buyer(shop, "ABC Pool Company", categories=["pool"], price_a="25")
+    add_buyer(shop, "ABC Pool Company", categories=["pool"], price_a="25")
     city, permit = top_lead(shop, "pool")
     name = shop.city(city).name
-    sales.sell(shop, permit, "ABC Pool Company", "25.00")
+    sell(shop, permit, "ABC Pool Company", "25.00")
     code, out, _ = run(capsys, "list", "--category", "pool", "--tier", "A", "--status", "sold", "--city", name)
     assert code == 0 and permit in out and "1 lead(s)" in out
     code, out, _ = run(capsys, "list", "--category", "pool", "--tier", "a", "--status", "sold", "--format", "json")

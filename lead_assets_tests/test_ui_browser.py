@@ -212,7 +212,7 @@ def test_the_ui_in_a_real_browser(tmp_path, monkeypatch):
     from playwright.sync_api import expect
 
     from lead_assets.definitions import build_defs
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
     from lead_assets.runs import RunSummary, failed_partitions, load_properties, score_partitions
     from lead_assets.taxonomy import RETRY_FILE, export_keys

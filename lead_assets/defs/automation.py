@@ -115,7 +115,7 @@ def retry_evaluation(settings: Settings, instance, cursor: str | None, now: date
     except WarehouseBusy:
         return dg.SkipReason("the warehouse is busy; trying again at the next tick")
     busy = in_flight_partitions(instance, partitions_def)
-    todo = [(c, d) for c, d in failed if f"{c}|{d}" not in busy]
+    todo = [(c, d) for c, d in failed if settings.partition_scheme.key(c, d) not in busy]
     new_cursor = json.dumps({"slot": slot.isoformat()})
     if not todo:
         reason = (f"no partition holds RETRY rows ({slot:%Y-%m-%d %H:%M} retry)" if not failed else

@@ -80,6 +80,21 @@ CHECK_SQL = {
 }
 
 
+COUNT_KEYS = ("rows", "tier_a", "tier_b", "tier_c", "retry", "discarded", "needs_review")
+
+
+def partition_metadata(settings, per_city: dict[str, dict]) -> dict:
+    """A partition's counts: its city's (city_day), or the group's sums plus every city's own
+    counts (group_day), so a group partition still tells which cities hold RETRY rows."""
+    if settings.partition_scheme.kind == "city_day":
+        return dict(next(iter(per_city.values())))
+    metadata = {k: sum(c[k] for c in per_city.values()) for k in COUNT_KEYS}
+    metadata["cities"] = len(per_city)
+    metadata["cities_with_retry"] = sum(1 for c in per_city.values() if c["retry"])
+    metadata["by_city"] = dg.MetadataValue.json(per_city)
+    return metadata
+
+
 def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="scored_leads", group_name="leads", kinds={"duckdb"}, partitions_def=partitions_def,
@@ -99,7 +114,7 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
     def scored_leads(context: dg.AssetExecutionContext, config: ScoringConfig, leads: LeadsResource,
                      reasoner: ReasonerResource):
         settings = leads.settings()
-        parts = to_city_days(context.partition_keys)
+        parts = to_city_days(settings, context.partition_keys)
         scorer = None
         if config.scorer == Scorer.reasoner:
             # Fails here, before any work, without a key; a 401/403/404 from the model server
@@ -120,15 +135,19 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         # (calls, tokens, cost, rows rescored by tier) go on its chronologically first partition only,
         # so they add up.
         run_figures = {k: v for k, v in report.extra.items() if isinstance(v, (int, float, str))}
-        retry_parts = {}
-        for i, row in enumerate(counts.to_dict("records")):
-            metadata = {k: int(row[k]) for k in ("rows", "tier_a", "tier_b", "tier_c", "retry",
-                                                 "discarded", "needs_review")}
-            metadata["scorer"] = config.scorer.value
+        by_key: dict[dg.MultiPartitionKey, dict[str, dict]] = {}   # partition -> city -> its counts
+        for row in counts.to_dict("records"):
+            city_counts = {k: int(row[k]) for k in COUNT_KEYS}
             vocab = drift.get((row["city"], row["permit_day"]))
             if vocab is not None:
-                metadata["other_share"] = round(float(vocab["other_share"]), 3)
-                metadata["new_type_share"] = round(float(vocab["new_type_share"]), 3)
+                city_counts["other_share"] = round(float(vocab["other_share"]), 3)
+                city_counts["new_type_share"] = round(float(vocab["new_type_share"]), 3)
+            key = partition_key(settings, row["city"], row["permit_day"].date())
+            by_key.setdefault(key, {})[row["city"]] = city_counts
+        retry_parts = {}
+        for i, (key, per_city) in enumerate(by_key.items()):
+            metadata = partition_metadata(settings, per_city)
+            metadata["scorer"] = config.scorer.value
             if i == 0:
                 metadata.update(run_figures)
                 metadata["run_partitions"] = partition_label(context.partition_keys)
@@ -136,7 +155,6 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 metadata.update({f"run_tier_{t.lower()}": int(report.per_tier.get(t, 0))
                                  for t in ("A", "B", "C", "RETRY")})
                 metadata["preview"] = preview(sample)
-            key = partition_key(row["city"], row["permit_day"].date())
             if metadata["retry"]:
                 # Not materialized: the run fails below, so Dagster shows this partition as failed
                 # (its latest planned materialization is in a failed run) and a backfill of the

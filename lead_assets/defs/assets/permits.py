@@ -35,7 +35,7 @@ def raw_permits_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Assets
     )
     def raw_permits(context: dg.AssetExecutionContext, leads: LeadsResource):
         settings = leads.settings()
-        parts = to_city_days(context.partition_keys)
+        parts = to_city_days(settings, context.partition_keys)
         report = ingest(settings, parts)
         for error in report.file_errors:
             context.log.error(error)

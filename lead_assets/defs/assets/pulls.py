@@ -36,7 +36,7 @@ def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
     )
     def permit_pulls(context: dg.AssetExecutionContext, config: PullConfig, leads: LeadsResource):
         settings = leads.settings()
-        results = pull(settings, to_city_days(context.partition_keys), refetch=config.refetch)
+        results = pull(settings, to_city_days(settings, context.partition_keys), refetch=config.refetch)
         failed = [p for p in results if p.status == "failed"]
         if not failed:
             # One result for the run (so raw_permits runs next); the per-partition figures are in it.
@@ -57,11 +57,19 @@ def permit_pulls_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             })
             return
         # The days that landed are recorded; the failed ones stay unmaterialized and the run fails,
-        # so raw_permits never loads a partial day. A rerun fetches only what is missing.
+        # so raw_permits never loads a partial day. A rerun fetches only what is missing. A
+        # group's partition is recorded only when every city of it landed.
+        by_key: dict[str, list] = {}
         for p in results:
-            if p.status != "failed":
-                yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=_metadata(p),
-                                              partition=partition_key(p.city, p.day))
+            by_key.setdefault(partition_key(settings, p.city, p.day), []).append(p)
+        for key, pulls in by_key.items():
+            if any(p.status == "failed" for p in pulls):
+                continue
+            metadata = _metadata(pulls[0]) if len(pulls) == 1 else {
+                "cities": len(pulls), "pulls": dg.MetadataValue.json([{"city": p.city, **{
+                    k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in _metadata(p).items()}}
+                    for p in pulls])}
+            yield dg.AssetMaterialization(asset_key=context.asset_key, metadata=metadata, partition=key)
         for p in failed:
             context.log.error(p.error)
         raise dg.Failure(description=f"{len(failed)} of {len(results)} partition(s) not pulled: "

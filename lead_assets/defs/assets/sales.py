@@ -5,14 +5,16 @@ shows counts and revenue as metadata: numbers the UI plots over time (deliveries
 revenue_usd, per-tier revenue, today's figures) and tables per buyer, category and tier. Its
 check verifies the sharing rules (an exclusive lead has one buyer, a shared lead at most its
 limit). Materialize it from the UI; the `leads` sales commands also report the same figures
-as a runless materialization after every change (see lead_assets/cli_sales.py).
+as a runless materialization after every change (see lead_assets/cli/sales.py).
 """
 
 import dagster as dg
 import pandas as pd
 
 from lead_assets.defs.resources import LeadsResource
-from lead_assets.sales import money, sales_report, sharing_violations
+from lead_assets.sales.money import money
+from lead_assets.sales.report import sales_report
+from lead_assets.sales.sharing import sharing_violations
 from lead_assets.settings import Settings
 from lead_assets.warehouse import connect
 

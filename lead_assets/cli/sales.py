@@ -1,6 +1,6 @@
 """Sales lifecycle commands (review, sell, deliver, archive, report, status, buyers).
 
-The logic is in lead_assets/sales.py; these print what happened. Every command that changes
+The logic is in lead_assets/sales/; these print what happened. Every command that changes
 something refreshes the main buyer files and the review queue, and (unless
 LEADS_DAGSTER_EVENTS=0) reports the new sales figures to Dagster as a `lead_sales`
 materialization, so the UI is current without a run.
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from lead_assets.cli import _day
+from lead_assets.cli.args import parse_day
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
 
@@ -47,7 +47,7 @@ def _print_frame(frame, fmt: str, empty: str) -> None:
 # ------------------------------------------------------------------------------ review
 
 def cmd_review(args, settings: Settings) -> int:
-    from lead_assets.sales import review, review_queue
+    from lead_assets.sales.leads import review, review_queue
     if args.action == "list":
         queue = review_queue(settings)
         _print_frame(queue[["permit_id", "city", "category", "tier", "score", "review_reasons"]]
@@ -89,21 +89,22 @@ def _buyer_options(p: argparse.ArgumentParser, *, update: bool) -> None:
 
 
 def cmd_buyers(args, settings: Settings) -> int:
-    from lead_assets import sales
+    from lead_assets.sales.buyers import add_buyer, list_buyers, remove_buyer, update_buyer
+    from lead_assets.sales.money import money
     if args.action == "list":
         import pandas as pd
-        rows = [b.describe() for b in sales.list_buyers(settings)]
+        rows = [b.describe() for b in list_buyers(settings)]
         frame = pd.DataFrame(rows)
         if args.format == "table" and not frame.empty:
             for col in ("trade_groups", "categories", "tiers", "cities"):
                 frame[col] = frame[col].map(lambda v: " ".join(v) or "-")
             for col in ("price_a", "price_b", "price_c"):
-                frame[col] = frame[col].map(sales.money)
+                frame[col] = frame[col].map(money)
             frame = frame.drop(columns=["slug"]).fillna("-")
         _print_frame(frame, args.format, "no buyers yet: leads buyers add NAME --categories pool --price-a 25")
         return 0
     if args.action == "remove":
-        sales.remove_buyer(settings, args.name)
+        remove_buyer(settings, args.name)
         print(f"buyer {args.name!r} removed")
         return 0
     opts = {k: getattr(args, k) for k in ("contact", "trade_groups", "categories", "tiers", "cities", "price_a",
@@ -111,13 +112,13 @@ def cmd_buyers(args, settings: Settings) -> int:
     if args.action == "add":
         if opts["exclusive"] is None:          # --max-buyers alone means shared
             opts["exclusive"] = opts["max_buyers"] is None
-        buyer = sales.add_buyer(settings, args.name, **{k: v for k, v in opts.items() if v is not None})
+        buyer = add_buyer(settings, args.name, **{k: v for k, v in opts.items() if v is not None})
         verb = "added"
     else:
-        buyer = sales.update_buyer(settings, args.name, **opts)
+        buyer = update_buyer(settings, args.name, **opts)
         verb = "updated"
     d = buyer.describe()
-    prices = ", ".join(f"{t} {sales.money(buyer.price(t))}" for t in buyer.tiers)
+    prices = ", ".join(f"{t} {money(buyer.price(t))}" for t in buyer.tiers)
     print(f"buyer {buyer.name!r} {verb}: {' '.join(d['trade_groups'] + d['categories'])} | tiers {prices} | "
           f"cities {' '.join(d['cities'])} | {d['sharing']} | folder _delivered/<day>/{buyer.slug}/")
     return 0
@@ -126,7 +127,8 @@ def cmd_buyers(args, settings: Settings) -> int:
 # -------------------------------------------------------------------------------- sell
 
 def cmd_sell(args, settings: Settings) -> int:
-    from lead_assets.sales import money, sell
+    from lead_assets.sales.money import money
+    from lead_assets.sales.selling import sell
     sale = sell(settings, args.permit_id, args.to, args.price, city=args.city, note=args.note)
     print(f"sold {sale.permit_id} ({sale.city}, {sale.category} tier {sale.tier}) to {sale.buyer} "
           f"for {money(sale.price)}")
@@ -139,7 +141,7 @@ def cmd_sell(args, settings: Settings) -> int:
 # ----------------------------------------------------------------------------- deliver
 
 def _print_plan(plan, settings: Settings, dry_run: bool) -> None:
-    from lead_assets.sales import money
+    from lead_assets.sales.money import money
     b = plan.buyer
     rel = plan.folder.relative_to(settings.exports_dir.resolve())
     if plan.leads.empty:
@@ -158,10 +160,11 @@ def _print_plan(plan, settings: Settings, dry_run: bool) -> None:
 
 
 def cmd_deliver(args, settings: Settings) -> int:
-    from lead_assets.sales import deliver, list_buyers
+    from lead_assets.sales.buyers import list_buyers
+    from lead_assets.sales.deliveries import deliver
     names = [b.name for b in list_buyers(settings)] if args.all else [args.buyer]
     if args.all and not names:
-        from lead_assets.sales import SalesError
+        from lead_assets.sales.errors import SalesError
         raise SalesError("no buyers yet; add one with `leads buyers add`")
     changed = False
     for name in names:
@@ -178,7 +181,8 @@ def cmd_deliver(args, settings: Settings) -> int:
 # ----------------------------------------------------------------------------- archive
 
 def cmd_archive(args, settings: Settings) -> int:
-    from lead_assets.sales import archive, money
+    from lead_assets.sales.archive import archive
+    from lead_assets.sales.money import money
     plan = archive(settings, args.files or None, buyer=args.buyer, sell=args.sell, dry_run=args.dry_run)
     if not plan.files:
         print("no delivered buyer files to archive (they are empty, or no buyer takes them)")
@@ -203,7 +207,7 @@ def cmd_archive(args, settings: Settings) -> int:
 # ------------------------------------------------------------------------------ status
 
 def cmd_status(args, settings: Settings) -> int:
-    from lead_assets.sales import lead_history, set_status
+    from lead_assets.sales.leads import lead_history, set_status
     from lead_assets.store import LeadStore
     if args.status:
         lead = set_status(settings, args.permit_id, args.status, city=args.city, note=args.note)
@@ -222,7 +226,8 @@ def cmd_status(args, settings: Settings) -> int:
 # ------------------------------------------------------------------------------ report
 
 def cmd_report(args, settings: Settings) -> int:
-    from lead_assets.sales import money, report
+    from lead_assets.sales.money import money
+    from lead_assets.sales.report import report
     rep = report(settings, since=args.since, until=args.until)
     if args.format == "json":
         print(json.dumps(rep.as_dict(), indent=1))
@@ -305,7 +310,7 @@ def add_sales_commands(sub) -> None:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("report", help="leads delivered and sold, revenue per buyer, category and tier")
-    p.add_argument("--since", type=_day, help="first day (default: all time)")
-    p.add_argument("--until", type=_day, help="last day (default: today)")
+    p.add_argument("--since", type=parse_day, help="first day (default: all time)")
+    p.add_argument("--until", type=parse_day, help="last day (default: today)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_report)

@@ -9,27 +9,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from lead_assets.cli.args import parse_count, parse_day
 from lead_assets.runs import days_between
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import CATEGORIES, TIERS
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _count(text: str) -> int:
-    """--limit: a whole number, 0 or more (checked before any work starts)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
-    return n
 
 
 def _progress(total: int, desc: str):
@@ -98,7 +81,7 @@ def _print_summary(settings: Settings, summary, started: float, parts: list[tupl
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from lead_assets.demo_data import generate_demo
+    from lead_assets.demo.feeds import generate_demo
     started = time.monotonic()
     end = args.end_date or settings.today() - timedelta(days=1)
     if settings.landing_dir.parent != settings.appraisal_dir.parent:
@@ -231,14 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="generate the demo data and run the whole graph on it")
     p.add_argument("--days", type=int, default=28)
-    p.add_argument("--end-date", type=_day, help="last demo day (default: yesterday)")
+    p.add_argument("--end-date", type=parse_day, help="last demo day (default: yesterday)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("score", help="(re)score city x day partitions and refresh the export files")
     p.add_argument("--cities", nargs="+", metavar="CITY", help="default: every configured city")
-    p.add_argument("--since", type=_day, help="first day (default: yesterday)")
-    p.add_argument("--until", type=_day, help="last day (default: --since)")
-    p.add_argument("--limit", type=_count, help="score at most N permits")
+    p.add_argument("--since", type=parse_day, help="first day (default: yesterday)")
+    p.add_argument("--until", type=parse_day, help="last day (default: --since)")
+    p.add_argument("--limit", type=parse_count, help="score at most N permits")
     p.add_argument("--reasoner", action="store_true", help="score with the OpenAI model instead of the rules")
     p.add_argument("--dry-run", action="store_true", help="write CSVs to a scratch folder; change nothing")
     p.add_argument("--retry-only", metavar="RETRY_CSV", help="rescore only the RETRY rows of that file's partitions")
@@ -251,15 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", choices=[*TIERS, "RETRY"], type=str.upper)
     p.add_argument("--status", help="new, delivered, sold, contacted, converted, dead")
     p.add_argument("--city")
-    p.add_argument("--limit", type=_count, default=50)
+    p.add_argument("--limit", type=parse_count, default=50)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_list)
 
-    from lead_assets.cli_sales import add_sales_commands  # review, sell, deliver, archive, report, ...
+    from lead_assets.cli.sales import add_sales_commands  # review, sell, deliver, archive, report, ...
     add_sales_commands(sub)
-    from lead_assets.cli_ops import add_ops_commands      # retry, backfill
+    from lead_assets.cli.ops import add_ops_commands      # retry, backfill
     add_ops_commands(sub)
-    from lead_assets.cli_quality import add_quality_commands  # eval, vocab
+    from lead_assets.cli.quality import add_quality_commands  # eval, vocab
     add_quality_commands(sub)
     return parser
 

@@ -1,10 +1,9 @@
 """`leads eval` (lead quality against hand labels) and `leads vocab` (map a new city)."""
 from __future__ import annotations
 
-import argparse
-from datetime import date
 from pathlib import Path
 
+from lead_assets.cli.args import parse_day
 from lead_assets.settings import ConfigError, Settings
 
 
@@ -41,13 +40,6 @@ def cmd_vocab(args, settings: Settings) -> int:
     return 0
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def add_quality_commands(sub) -> None:
     p = sub.add_parser("eval", help="classification quality against a hand-labelled file (LABELLING.md format)")
     p.add_argument("labels", help="label CSV: permit_number,category,acceptable,is_commercial,discard,note")
@@ -58,6 +50,6 @@ def add_quality_commands(sub) -> None:
 
     p = sub.add_parser("vocab", help="a city's permit types and work classes, and what each becomes")
     p.add_argument("--city", help="default: the only configured city")
-    p.add_argument("--since", type=_day, help="first issued day to include")
-    p.add_argument("--until", type=_day, help="last issued day to include")
+    p.add_argument("--since", type=parse_day, help="first issued day to include")
+    p.add_argument("--until", type=parse_day, help="last issued day to include")
     p.set_defaults(func=cmd_vocab)

@@ -10,7 +10,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from lead_assets.cli import _day
+from lead_assets.cli.args import parse_day
 from lead_assets.settings import ConfigError, Settings
 
 
@@ -106,8 +106,8 @@ def add_ops_commands(sub) -> None:
     p.add_argument("--failed", action="store_true",
                    help="only the partitions that hold RETRY rows, and only those rows go to the scorer")
     p.add_argument("--cities", nargs="+", metavar="CITY", help="default: every configured city")
-    p.add_argument("--since", type=_day, help="first day (default: partitions.start_date)")
-    p.add_argument("--until", type=_day, help="last day (default: yesterday)")
+    p.add_argument("--since", type=parse_day, help="first day (default: partitions.start_date)")
+    p.add_argument("--until", type=parse_day, help="last day (default: yesterday)")
     p.add_argument("--reasoner", action="store_true", help="rescore with the OpenAI model instead of the rules")
     p.add_argument("--plan", action="store_true", help="print the partitions and runs; run nothing")
     p.set_defaults(func=cmd_backfill)
