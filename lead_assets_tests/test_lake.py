@@ -73,7 +73,8 @@ def test_rescoring_a_partition_on_the_lake_replaces_its_rows(lake_project):
 @pytest.mark.postgres
 def test_buyer_names_stay_unique_without_a_primary_key(lake_project):
     """DuckLake has no PRIMARY KEY; add_buyer's own check is what keeps a name unique."""
-    from lead_assets.sales import SalesError, add_buyer, list_buyers
+    from lead_assets.sales.buyers import add_buyer, list_buyers
+    from lead_assets.sales.errors import SalesError
     add_buyer(lake_project, "Lone Star Roofing", categories=["roof"], price_a=40, price_b=25, price_c=10)
     with pytest.raises(SalesError, match="already exists"):
         add_buyer(lake_project, "lone star roofing", categories=["roof"], price_a=40, price_b=25, price_c=10)
@@ -117,7 +118,7 @@ def test_lake_schema_drops_keys_the_duckdb_file_keeps(tmp_path):
     from lead_assets.warehouse import SCHEMA
     assert "PRIMARY KEY" in SCHEMA and "PRIMARY KEY" not in lake.ddl(SCHEMA)
     settings = Settings.load(write_config(tmp_path))
-    from lead_assets.sales import add_buyer
+    from lead_assets.sales.buyers import add_buyer
     add_buyer(settings, "Lone Star Roofing", categories=["roof"], price_a=40, price_b=25, price_c=10)
     with connect(settings.warehouse_path) as con:   # the embedded file still enforces the key
         with pytest.raises(duckdb.ConstraintException):
@@ -125,7 +126,7 @@ def test_lake_schema_drops_keys_the_duckdb_file_keeps(tmp_path):
 
 
 def test_bad_warehouse_section_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="backend must be duckdb or ducklake"):
+    with pytest.raises(ConfigError, match="warehouse.backend: must be .duckdb. or .ducklake., not .sqlite."):
         Settings.load(write_config(tmp_path, '[warehouse]\nbackend = "sqlite"\n'))
     with pytest.raises(ConfigError, match=r"warehouse.catalog: unknown key"):
         Settings.load(write_config(tmp_path, '[warehouse]\nbackend = "ducklake"\ncatalog = "postgresql://x"\n'))
