@@ -72,3 +72,48 @@ def test_bad_selections_are_clear_errors(project, capsys):
     assert "after --until" in capsys.readouterr().err
     assert main(["score", "--since", "2030-01-01"]) == 2
     assert "dates must be within" in capsys.readouterr().err
+
+
+def test_demo_starts_the_partitions_on_its_first_day_so_none_is_missing(tmp_path, monkeypatch, home):
+    """A fresh `leads demo` fills every day partition the UI shows (none "missing" before its data)."""
+    import dagster as dg
+
+    from lead_assets.definitions import build_defs
+    from lead_assets.settings import Settings
+    from lead_assets_tests.conftest import write_config
+    for var in ("LEADS_TODAY", "LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS",
+                "LEADS_SCORER"):
+        monkeypatch.delenv(var, raising=False)      # the real clock: day partitions end yesterday
+    config = write_config(tmp_path, start_date="2026-01-01")
+    monkeypatch.setenv("LEADS_CONFIG", str(config))
+    assert main(["demo", "--days", "2"]) == 0
+    settings = Settings.load(config)
+    yesterday = settings.today() - timedelta(days=1)
+    assert settings.start_date == yesterday - timedelta(days=1)
+    assert "# first day partition" in config.read_text(), "the rest of leads.toml is kept as it was"
+    partitions_def = build_defs(settings).get_assets_def("scored_leads").partitions_def
+    keys = partitions_def.get_partition_keys()
+    assert len(keys) == 2 * len(settings.cities)
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    try:
+        status = instance.get_status_by_partition(dg.AssetKey("scored_leads"), keys, partitions_def)
+    finally:
+        instance.dispose()
+    assert {k: v.value for k, v in status.items()} == {k: "MATERIALIZED" for k in keys}
+
+
+def test_set_partition_start_edits_only_that_value(tmp_path):
+    import tomllib
+    from datetime import date
+
+    from lead_assets.demo.feeds import set_partition_start
+    path = tmp_path / "leads.toml"
+    path.write_text('[paths]\nstart_date = "keep"\n\n[partitions]\nstart_date = "2026-10-01"  # first\n'
+                    'timezone = "America/Chicago"\n')
+    set_partition_start(path, date(2026, 11, 4))
+    assert path.read_text() == ('[paths]\nstart_date = "keep"\n\n[partitions]\nstart_date = "2026-11-04"  # first\n'
+                                'timezone = "America/Chicago"\n')
+    path.write_text('[paths]\nwarehouse = "w.duckdb"\n')
+    set_partition_start(path, date(2026, 11, 4))
+    assert tomllib.loads(path.read_text()) == {"paths": {"warehouse": "w.duckdb"},
+                                               "partitions": {"start_date": "2026-11-04"}}

@@ -1,11 +1,14 @@
 """The Dagster UI in a real browser (Debian's headless Chromium, driven by Playwright).
 
 `dagster dev` (webserver + daemon) runs on loopback with a temporary DAGSTER_HOME, leads.toml
-and warehouse. In the browser the test opens the asset graph and sees every asset, launches
+and warehouse; the reasoner is the default scorer and talks to the local OpenAI-compatible
+test server. In the browser the test opens the asset graph and sees every asset, launches
 a materialization of one city x day partition, waits for the run to succeed and for the
-exports sensor to bring the export files on disk up to date, then backfills the partitions
-that hold RETRY rows from the UI (scored_leads' page, retry_only config) and checks that
-nothing else was materialized.
+exports sensor to bring the export files on disk up to date. Two partitions were scored
+during a model outage (RETRY rows): scored_leads' partition view shows them failed, the
+backfill dialog's "failed and missing" option picks exactly them with the default config,
+and once the model server is healthy again the backfill rescores only their RETRY rows and
+they turn green.
 Screenshots go to test-artifacts/.
 
 Also `python -m lead_assets_tests.test_ui_browser --screenshot docs/ui-asset-graph.png`
@@ -23,7 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -37,6 +40,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 DAGSTER = Path(sys.executable).with_name("dagster")
 WAIT = 300.0          # seconds: generous upper bounds for a loaded CI machine, never asserted on
+UI = 60_000           # ms: how long an expect() waits for the page (a busy 2-core machine), never asserted on
 
 
 # ---------------------------------------------------------------- dagster dev and the browser
@@ -132,7 +136,7 @@ def open_asset_graph(page, url: str, probe: str = "scored_leads") -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
     page.goto(f"{url}/asset-groups")
-    expect(page.get_by_text("Global asset lineage")).to_be_visible()
+    expect(page.get_by_text("Global asset lineage")).to_be_visible(timeout=UI)
     page.wait_for_load_state("networkidle")
     dismiss_popups(page)
     node = page.get_by_text(probe, exact=True).first
@@ -149,7 +153,9 @@ def open_asset_graph(page, url: str, probe: str = "scored_leads") -> None:
 
 
 def pick_menu_item(page, text: str) -> None:
+    from playwright.sync_api import expect
     items = page.get_by_role("menuitem")
+    expect(items.first).to_be_visible(timeout=UI)          # the menu opens after a round trip
     for i in range(items.count()):
         if items.nth(i).inner_text().split("\n")[0].strip() == text:
             items.nth(i).click()
@@ -157,9 +163,10 @@ def pick_menu_item(page, text: str) -> None:
     raise AssertionError(f"no menu item {text!r}")
 
 
-def launch_partitions(page, url: str, path: str, cities: list[str], day: str, button: str,
-                      config: str | None = None) -> None:
-    """<a job or asset page> -> Materialize -> pick cities and a day (-> config) -> launch."""
+def launch_partitions(page, url: str, path: str, cities: list[str] | None, day: str, button: str,
+                      config: str | None = None, failed_only: bool = False, expect_count: int | None = None) -> None:
+    """<a job or asset page> -> Materialize -> pick cities (None: All) and a day (-> config,
+    -> "only failed and missing") -> launch."""
     from playwright.sync_api import expect
     page.goto(f"{url}{path}")
     page.wait_for_load_state("networkidle")
@@ -167,29 +174,46 @@ def launch_partitions(page, url: str, path: str, cities: list[str], day: str, bu
     page.get_by_role("button", name="Materialize").first.click()
     confirm = page.get_by_role("button", name="Confirm")
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("Partition selection")).to_be_visible()
+    expect(dialog.get_by_text("Partition selection")).to_be_visible(timeout=UI)
     if confirm.count() and confirm.first.is_visible():                # "upstream not materialized"
         confirm.first.click()
-    dialog.get_by_text("Select a partition or create one").first.click()
-    for city in cities:
-        pick_menu_item(page, city)
-    page.keyboard.press("Escape")
+    # The partition pickers fill in once the job's partition sets have loaded.
+    expect(dialog.get_by_text("Loading pipeline and partition sets", exact=False)).to_have_count(0, timeout=UI)
+    if cities is None:
+        dialog.get_by_role("button", name="All").first.click()        # every city
+    else:
+        dialog.get_by_text("Select a partition or create one").first.click()
+        for city in cities:
+            pick_menu_item(page, city)
+        page.keyboard.press("Escape")
     dates = dialog.get_by_placeholder("ex: ", exact=False)
     dates.fill(day)
     dates.press("Enter")
-    n = len(cities)
-    expect(dialog.get_by_text(f"{n} partition{'s' if n > 1 else ''}", exact=True)).to_be_visible()
+    if failed_only:
+        dialog.get_by_text("Backfill only failed and missing partitions within selection").click()
+    n = expect_count if expect_count is not None else len(cities)
+    expect(dialog.get_by_text(f"{n} partition{'s' if n > 1 else ''}", exact=True)).to_be_visible(timeout=UI)
     if config:
         dialog.get_by_text("Config", exact=True).click()
         dialog.get_by_role("button", name="Add config").click()
         page.get_by_role("dialog").last.locator(".CodeMirror").first.click()
         page.keyboard.type(config)               # one line: the editor's auto-indent stays out of it
         page.get_by_role("button", name="Save config").click()
-        expect(dialog.get_by_text("Config saved")).to_be_visible()
+        expect(dialog.get_by_text("Config saved")).to_be_visible(timeout=UI)
     launch = dialog.get_by_role("button", name=button)
-    expect(launch).to_be_enabled()
+    expect(launch).to_be_enabled(timeout=UI)
     launch.click()
-    expect(page.get_by_text("Partition selection")).to_have_count(0)   # the dialog closed
+    expect(page.get_by_text("Partition selection")).to_have_count(0, timeout=UI)   # the dialog closed
+
+
+def partition_view_counts(page, url: str) -> str:
+    """scored_leads' partition view: its status filter line, e.g. "Failed (2) Materialized (3) ..."."""
+    from playwright.sync_api import expect
+    page.goto(f"{url}/assets/scored_leads?view=partitions")
+    page.wait_for_load_state("networkidle")
+    dismiss_popups(page)
+    expect(page.get_by_text("Partitions Selected", exact=False)).to_be_visible(timeout=UI)
+    return page.inner_text("body")
 
 
 def wait_for(what: str, check, timeout: float = WAIT, interval: float = 2.0):
@@ -209,114 +233,194 @@ def wait_for(what: str, check, timeout: float = WAIT, interval: float = 2.0):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
                                                   "(make browser / apt-get install -y chromium)")
 def test_the_ui_in_a_real_browser(tmp_path, monkeypatch):
-    from playwright.sync_api import expect
+    with ExitStack() as stack:
+        _test_the_ui(tmp_path, monkeypatch, stack)
 
+
+def scored_status(settings: Settings, instance, days) -> dict[str, str | None]:
+    """scored_leads' status per partition from the instance's partition status API (what the
+    UI's partition view, its Failed filter and the backfill dialog's "failed and missing" use)."""
+    from lead_assets.definitions import build_defs
+    partitions_def = build_defs(settings).get_assets_def("scored_leads").partitions_def
+    keys = [f"{c}|{d}" for c in settings.cities for d in days]
+    return {k: v.value if v else None for k, v in
+            instance.get_status_by_partition(dg.AssetKey("scored_leads"), keys, partitions_def).items()}
+
+
+def _test_the_ui(tmp_path, monkeypatch, stack):
     from lead_assets.definitions import build_defs
     from lead_assets.demo.feeds import generate_demo
     from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
     from lead_assets.runs import RunSummary, failed_partitions, load_properties, score_partitions
-    from lead_assets.taxonomy import RETRY_FILE, export_keys
+    from lead_assets.taxonomy import export_keys
     from lead_assets.warehouse import connect
+    from lead_assets_tests.openai_server import FakeOpenAI, server_error
     from lead_assets_tests.test_automation import (
-        D1, D2, END, TODAY, fail, new_dagster_home, open_instance, write_config,
+        D1, END, TODAY, new_dagster_home, open_instance, write_config,
     )
 
     # A temporary project: D1 loaded and scored through Dagster, D2 landed but not loaded,
-    # two partitions with RETRY rows, files up to date. Only the exports sensor starts by itself.
+    # files up to date. Only the exports sensor starts by itself.
     root, home = tmp_path / "project", new_dagster_home(tmp_path / "dagster_home")
     config = write_config(root, automation_cfg={"autostart": ["exports_sensor"], "exports_check_seconds": 5})
     generate_demo(root / "data", END, days=2)
-    for var in ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER"):
+    for var in [v for v in os.environ if v.startswith(("LEADS_", "OPENAI_"))]:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LEADS_CONFIG", str(config))
-    monkeypatch.setenv("LEADS_TODAY", str(TODAY))
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    server = stack.enter_context(FakeOpenAI())
+    # The reasoner against the local test server: no retries inside a run, so a 500 is a RETRY row.
+    model_env = {"LEADS_OPENAI_BASE_URL": server.base_url, "LEADS_OPENAI_API_KEY": "sk-test-browser-0123456789abcdef",
+                 "LEADS_OPENAI_MODEL": "gpt-5-mini", "LEADS_RPM": "0", "LEADS_CONCURRENCY": "4",
+                 "LEADS_CALL_RETRIES": "0", "LEADS_BACKOFF_BASE": "0.001", "LEADS_OPENAI_TIMEOUT": "30"}
+    for name, value in {**model_env, "LEADS_CONFIG": str(config), "LEADS_TODAY": str(TODAY),
+                        "DAGSTER_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
     settings = Settings.load(config)
     cities = list(settings.cities)
     with open_instance(home) as instance:
         defs = build_defs(settings)
         load_properties(defs, instance, RunSummary())
         score_partitions(defs, settings, instance, cities, D1, D1)
-    fail(settings, "frisco", D1, 2)
-    fail(settings, "allen", D1, 1)
+        # A model outage: the reasoner's runs of frisco|D1 and allen|D1 lose 2 and 1 model calls.
+        for city, lost in (("frisco", 2), ("allen", 1)):
+            server.script(*[server_error(500)] * lost)
+            score_partitions(defs, settings, instance, [city], D1, D1, scoring={"scorer": "reasoner"})
+        failed = {f"{c}|{D1}" for c in ("frisco", "allen")}
+        assert {k for k, v in scored_status(settings, instance, [D1]).items() if v == "FAILED"} == failed
     write_buyer_files(settings)
     write_queue_file(settings, "review")
     write_queue_file(settings, "retry")
     assert stale_buyer_files(settings) == [] and failed_partitions(settings) == [("frisco", D1), ("allen", D1)]
+    with connect(settings.warehouse_path) as con:
+        retry_ids = {r[0] for r in con.execute("SELECT permit_id FROM scored_leads WHERE tier = 'RETRY'").fetchall()}
+        scored_before = con.execute("""SELECT * FROM scored_leads WHERE permit_day = ? AND city IN ('frisco', 'allen')
+                                       AND tier <> 'RETRY' ORDER BY city, permit_id""", [D1]).fetchall()
+    assert len(retry_ids) == 3
     before = {k: file_path(settings, k).read_bytes() for k in export_keys()}
-    assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    descriptions = {k.to_user_string(): defs.resolve_assets_def(k).specs_by_key[k].description
+                    for k in sorted(defs.resolve_asset_graph().get_all_asset_keys())}
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with dagster_dev(home, config, tmp_path, {"LEADS_TODAY": str(TODAY)}) as url, \
+    # The UI's runs use the reasoner by default (LEADS_SCORER), with the model server healthy again.
+    with dagster_dev(home, config, tmp_path, {**model_env, "LEADS_TODAY": str(TODAY), "LEADS_SCORER": "reasoner"}) as url, \
             chromium_page(failure_shot=ARTIFACTS / "ui-failure.png") as page, \
             open_instance(home) as instance:
-        # 1. The asset graph shows every asset.
-        open_asset_graph(page, url)
-        for asset in assets:
-            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
+        _walk_the_ui(page, url, instance, settings, descriptions, before, server, retry_ids, scored_before)
 
-        # 2. Materialize one partition (plano, D2) from the UI; the run succeeds.
-        launch_partitions(page, url, "/locations/lead_assets/jobs/score_job", ["plano"], str(D2), "Launch 1 run")
 
-        def score_run():
-            runs = [r for r in instance.get_runs(dg.RunsFilter(job_name="score_job"))
-                    if r.tags.get("dagster/partition") == f"plano|{D2}"]
-            if runs and runs[0].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-                raise AssertionError(f"run {runs[0].run_id} {runs[0].status}")
-            return runs[0] if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS else None
+def _walk_the_ui(page, url, instance, settings, descriptions, before, server, retry_ids, scored_before):
+    from playwright.sync_api import expect
 
-        run = wait_for("the UI's run to succeed", score_run)
-        page.goto(f"{url}/runs/{run.run_id}")
-        expect(page.get_by_text("Success").first).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "ui-run-success.png"))
+    from lead_assets.exports import file_path, stale_buyer_files
+    from lead_assets.runs import failed_partitions
+    from lead_assets.taxonomy import RETRY_FILE, export_keys
+    from lead_assets.warehouse import connect
+    from lead_assets_tests.test_automation import D1, D2
 
-        # ... and the export files follow on disk (the exports sensor, no clicking).
-        with connect(settings.warehouse_path) as con:
-            # The leads of every plano project with a permit issued on D2 (a project's lead may
-            # live on its first day: a sibling on D2 updates that row).
-            plano_d2 = {r[0] for r in con.execute(
-                """SELECT DISTINCT lead_permit FROM project_permits WHERE city = 'plano' AND lead_permit IS NOT NULL
-                   AND project_id IN (SELECT project_id FROM project_permits WHERE city = 'plano' AND permit_day = ?)""",
-                [D2]).fetchall()}
-        assert plano_d2
+    # 1. The asset graph shows every asset.
+    open_asset_graph(page, url)
+    for asset in descriptions:
+        expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=UI)
+    page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
+    # Every asset's page shows its description as written (markdown would eat an HTML-like <word>).
+    for asset, text in descriptions.items():
+        page.goto(f"{url}/assets/{asset}")
+        shown = text.split("`")[0][:60].strip()
+        expect(page.get_by_text(shown, exact=False).first).to_be_visible(timeout=UI)
+    page.goto(f"{url}/assets/lead_exports")
+    expect(page.get_by_text("exports/{trade_group}/{category}/tier_{a,b,c}.csv", exact=False).first) \
+        .to_be_visible(timeout=UI)
 
-        def files_followed():
-            changed = {k for k in export_keys() if file_path(settings, k).read_bytes() != before[k]}
-            return changed if changed and not stale_buyer_files(settings) else None
+    # 2. Materialize one partition (plano, D2) from the UI; the run succeeds.
+    launch_partitions(page, url, "/locations/lead_assets/jobs/score_job", ["plano"], str(D2), "Launch 1 run")
 
-        changed = wait_for("the export files to change", files_followed)
-        for key in changed:   # every rewritten file gained plano's new leads; the others kept their bytes
-            text = file_path(settings, key).read_text()
-            assert any(p in text for p in plano_d2), key
-        exports = instance.get_runs(dg.RunsFilter(job_name="export_job"))
-        assert exports and all(r.tags.get("leads/trigger") == "exports_sensor" for r in exports)
+    def score_run():
+        runs = [r for r in instance.get_runs(dg.RunsFilter(job_name="score_job"))
+                if r.tags.get("dagster/partition") == f"plano|{D2}"]
+        if runs and runs[0].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+            raise AssertionError(f"run {runs[0].run_id} {runs[0].status}")
+        return runs[0] if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS else None
 
-        # 3. Backfill the failed-score partitions from the UI: scored_leads' page, retry_only config.
-        marker = instance.fetch_materializations(dg.AssetKey("scored_leads"), limit=1).records[0].storage_id
-        launch_partitions(page, url, "/assets/scored_leads", ["frisco", "allen"], str(D1), "Launch backfill",
-                          config="ops: {scored_leads: {config: {retry_only: true}}}")
-        backfill = wait_for("the backfill", lambda: instance.get_backfills())[0]
+    run = wait_for("the UI's run to succeed", score_run)
+    page.goto(f"{url}/runs/{run.run_id}")
+    expect(page.get_by_text("Success").first).to_be_visible(timeout=UI)
+    page.screenshot(path=str(ARTIFACTS / "ui-run-success.png"))
 
-        def backfill_done():
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
-            if any(r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED) for r in runs):
-                raise AssertionError("a backfill run failed")
-            done = runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-            return runs if done and not failed_partitions(settings) else None
+    # ... and the export files follow on disk (the exports sensor, no clicking).
+    with connect(settings.warehouse_path) as con:
+        # The leads of every plano project with a permit issued on D2 (a project's lead may
+        # live on its first day: a sibling on D2 updates that row).
+        plano_d2 = {r[0] for r in con.execute(
+            """SELECT DISTINCT lead_permit FROM project_permits WHERE city = 'plano' AND lead_permit IS NOT NULL
+               AND project_id IN (SELECT project_id FROM project_permits WHERE city = 'plano' AND permit_day = ?)""",
+            [D2]).fetchall()}
+    assert plano_d2
 
-        runs = wait_for("the backfill's runs", backfill_done)
-        assert all(r.run_config["ops"]["scored_leads"]["config"]["retry_only"] is True for r in runs)
-        records = instance.fetch_materializations(dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey("scored_leads"), after_storage_id=marker), limit=1000).records
-        assert sorted(r.partition_key for r in records) == sorted([f"frisco|{D1}", f"allen|{D1}"]), \
-            "the backfill materialized exactly the failed partitions"
-        retry_csv = settings.exports_dir / RETRY_FILE
-        wait_for("the retry queue file to empty", lambda: retry_csv.read_text().count("\n") == 1)
-        page.goto(f"{url}/runs/b/{backfill.backfill_id}")
-        expect(page.get_by_text("scored_leads").first).to_be_visible()
-        page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(ARTIFACTS / "ui-backfill.png"))
+    def files_followed():
+        changed = {k for k in export_keys() if file_path(settings, k).read_bytes() != before[k]}
+        return changed if changed and not stale_buyer_files(settings) else None
+
+    changed = wait_for("the export files to change", files_followed)
+    for key in changed:   # every rewritten file gained plano's new leads; the others kept their bytes
+        text = file_path(settings, key).read_text()
+        assert any(p in text for p in plano_d2), key
+    exports = instance.get_runs(dg.RunsFilter(job_name="export_job"))
+    assert exports and all(r.tags.get("leads/trigger") == "exports_sensor" for r in exports)
+
+    # 3. The partitions with RETRY rows are failed in scored_leads' partition view ...
+    counts = partition_view_counts(page, url)
+    assert "Failed (2)" in counts, counts
+    page.get_by_text("Materialized (", exact=False).first.click()      # show only the failed ones
+    page.get_by_text("Missing (", exact=False).first.click()
+    expect(page.get_by_text("2 Partitions Selected")).to_be_visible(timeout=UI)
+    for city in ("frisco", "allen"):
+        expect(page.get_by_text(city, exact=True).first).to_be_visible(timeout=UI)
+    expect(page.get_by_text("plano", exact=True)).to_have_count(0, timeout=UI)
+    page.screenshot(path=str(ARTIFACTS / "ui-failed-partitions.png"))
+
+    # ... and the backfill dialog's "failed and missing" option over every city on D1 picks
+    # exactly those two; launched with the default config.
+    marker = instance.fetch_materializations(dg.AssetKey("scored_leads"), limit=1).records[0].storage_id
+    calls = len(server.requests)
+    launch_partitions(page, url, "/assets/scored_leads", None, str(D1), "Launch backfill",
+                      failed_only=True, expect_count=2)
+    backfill = wait_for("the backfill", lambda: instance.get_backfills())[0]
+
+    def backfill_done():
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+        if any(r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED) for r in runs):
+            raise AssertionError("a backfill run failed")
+        done = runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        return runs if done and not failed_partitions(settings) else None
+
+    runs = wait_for("the backfill's runs", backfill_done)
+    assert len(runs) == 2, "frisco and allen are not neighbours: one run each (docs/operations-backfills.md)"
+    assert all("retry_only" not in str(r.run_config) for r in runs), "the default config"
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey("scored_leads"), after_storage_id=marker), limit=1000).records
+    assert sorted(r.partition_key for r in records) == sorted([f"frisco|{D1}", f"allen|{D1}"]), \
+        "the backfill materialized exactly the failed partitions"
+    # Only the RETRY rows went to the model; the rows that had scored kept their scores.
+    assert len(server.requests) - calls == len(retry_ids)
+    with connect(settings.warehouse_path) as con:
+        rescored = {r[0]: r[1] for r in con.execute(
+            "SELECT permit_id, tier FROM scored_leads WHERE permit_id IN (SELECT unnest(?))", [sorted(retry_ids)]).fetchall()}
+        scored_after = con.execute("""SELECT * FROM scored_leads WHERE permit_day = ? AND city IN ('frisco', 'allen')
+                                      AND permit_id NOT IN (SELECT unnest(?)) ORDER BY city, permit_id""",
+                                   [D1, sorted(retry_ids)]).fetchall()
+    assert set(rescored) == retry_ids and set(rescored.values()) <= {"A", "B", "C"}
+    assert scored_after == scored_before
+    assert scored_status(settings, instance, [D1]) == {f"{c}|{D1}": "MATERIALIZED" for c in settings.cities}
+
+    # 4. The partitions turned green in the UI; the retry queue file emptied.
+    counts = partition_view_counts(page, url)
+    assert "Failed (0)" in counts, counts
+    page.screenshot(path=str(ARTIFACTS / "ui-partitions-green.png"))
+    retry_csv = settings.exports_dir / RETRY_FILE
+    wait_for("the retry queue file to empty", lambda: retry_csv.read_text().count("\n") == 1)
+    page.goto(f"{url}/runs/b/{backfill.backfill_id}")
+    expect(page.get_by_text("scored_leads").first).to_be_visible(timeout=UI)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / "ui-backfill.png"))
 
 
 # ---------------------------------------------------------------- the README's screenshot

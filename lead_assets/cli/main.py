@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -81,7 +82,7 @@ def _print_summary(settings: Settings, summary, started: float, parts: list[tupl
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from lead_assets.demo.feeds import generate_demo
+    from lead_assets.demo.feeds import generate_demo, set_partition_start
     started = time.monotonic()
     end = args.end_date or settings.today() - timedelta(days=1)
     if settings.landing_dir.parent != settings.appraisal_dir.parent:
@@ -90,6 +91,10 @@ def cmd_demo(args, settings: Settings) -> int:
     counts = generate_demo(root, end, days=args.days)
     print(f"demo data       {counts['permit_rows']:,} permit rows in {counts['files']} files, "
           f"{counts['property_rows']:,} properties, {counts['start_date']} .. {end}  -> {root}")
+    # The day partitions start on the demo's first day: none is left "missing" in the UI.
+    set_partition_start(settings.config_path, counts["start_date"])
+    settings = dataclasses.replace(settings, start_date=counts["start_date"])
+    print(f"partitions from {counts['start_date']}  ({settings.config_path.name} [partitions] start_date)")
     result = _score(settings, list(settings.cities), counts["start_date"], end, label="demo")
     _print_summary(settings, result["summary"], started,
                    [(c, d) for c in settings.cities for d in days_between(counts["start_date"], end)])

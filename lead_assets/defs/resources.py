@@ -1,6 +1,7 @@
 """The one resource: where the project's settings (and so the warehouse) are."""
 
 import dagster as dg
+from pydantic import Field
 
 from lead_assets.settings import Settings
 
@@ -8,7 +9,7 @@ from lead_assets.settings import Settings
 class LeadsResource(dg.ConfigurableResource):
     """Settings from leads.toml (LEADS_* environment variables override its paths)."""
 
-    config_path: str
+    config_path: str = Field(description="The leads.toml this code location reads (LEADS_CONFIG at load time).")
 
     def settings(self) -> Settings:
         return Settings.load(self.config_path)

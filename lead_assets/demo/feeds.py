@@ -5,6 +5,8 @@ import argparse
 import csv
 import io
 import json
+import re
+import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -82,6 +84,27 @@ def generate_demo(root: Path, end_date: date, days: int = 28, seed: int = 202611
     _write_csv(root / CAD_FILE, CAD_HEADER, cad_rows)
     return {"files": len(files), "permit_rows": permit_rows, "property_rows": len(cad_rows),
             "days": days, "start_date": demo.start_date, "end_date": end_date}
+
+
+def set_partition_start(config: Path, start: date) -> None:
+    """Make `[partitions] start_date` in leads.toml the demo's first day, so the day partitions
+    begin where the demo data does (the UI then shows them all filled, none missing).
+
+    Edits that one value in place, so the file's comments and layout stay as they were.
+    """
+    text = Path(config).read_text()
+    value = f'start_date = "{start.isoformat()}"'
+    section = re.search(r"(?ms)^\[partitions\][^\n]*\n(.*?)(?=^\[|\Z)", text)
+    if section is None:
+        text = text.rstrip("\n") + f"\n\n[partitions]\n{value}\n"
+    elif re.search(r"(?m)^start_date\s*=.*$", section.group(1)):
+        body = re.sub(r'(?m)^start_date\s*=\s*("[^"]*"|\S+)', value, section.group(1), count=1)
+        text = text[:section.start(1)] + body + text[section.end(1):]
+    else:
+        text = text[:section.start(1)] + value + "\n" + text[section.start(1):]
+    if str(tomllib.loads(text)["partitions"]["start_date"]) != start.isoformat():
+        raise ValueError(f"{config}: could not set [partitions] start_date")
+    Path(config).write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ def _header(path) -> list[str]:
 @dg.asset(
     partitions_def=export_partitions, deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
     backfill_policy=dg.BackfillPolicy.single_run(), pool="warehouse", output_required=False,
-    description=("exports/<trade_group>/<category>/tier_<x>.csv: leads not yet delivered or sold, best first. "
+    description=("exports/{trade_group}/{category}/tier_{a,b,c}.csv: leads not yet delivered or sold, best first. "
                  "A run renders its partitions in one pass; a partition is materialized only when its "
                  "file's bytes changed, so unchanged files keep their bytes, mtime and history."),
     check_specs=[dg.AssetCheckSpec("header_is_the_17_columns", asset="lead_exports", blocking=True,

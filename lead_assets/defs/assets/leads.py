@@ -1,5 +1,6 @@
 """scored_leads: classify, score (rules or reasoner) and tier every permit of a partition."""
 
+import contextlib
 import enum
 import os
 
@@ -8,6 +9,7 @@ from pydantic import Field
 
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import partition_key, to_city_days
+from lead_assets.defs.reasoner_pool import reasoner_slot
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
 from lead_assets.drift import drift_sql, drift_warnings
@@ -120,14 +122,17 @@ def scored_leads_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             # Fails here, before any work, without a key; a 401/403/404 from the model server
             # stops the run with ReasonerFatalError (naming base URL and model, never the key).
             scorer = reasoner.build_scorer(settings, log=context.log)
-        report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only)
+        # Model calls wait for the "reasoner" pool's slot, however the run was launched (reasoner_pool.py).
+        with reasoner_slot(context.instance, context.run.run_id, "scored_leads", log=context.log) if scorer \
+                else contextlib.nullcontext():
+            report = score(settings, parts, scorer=scorer, limit=config.limit, retry_only=config.retry_only)
         with connect(settings.warehouse_path) as con:
             register_partitions(con, parts)
             failures = {name: con.execute(sql).fetchone()[0] for name, sql in CHECK_SQL.items()}
             counts = con.execute(PARTITION_COUNTS_SQL).df()
             drift = {(r["city"], r["permit_day"]): r for r in con.execute(drift_sql()).df().to_dict("records")}
             sample = con.execute("""SELECT city, permit_day, permit_id, category, score, tier,
-                                           left(reasoning, 80) AS reasoning
+                                           reasoning
                                     FROM scored_leads JOIN parts USING (city, permit_day)
                                     ORDER BY score DESC LIMIT 5""").df()
         # One event per partition with that partition's own counts, so the UI plots per

@@ -41,10 +41,10 @@ def raw_permits_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Assets
             context.log.error(error)
         with connect(settings.warehouse_path) as con:
             register_partitions(con, parts)
-            sample = con.execute("""SELECT city, permit_day, permit_num, permit_type, left(description, 60) AS description,
+            sample = con.execute("""SELECT city, permit_day, permit_num, permit_type, description,
                                            original_address, est_project_cost FROM raw_permits
                                     WHERE (city, permit_day) IN (SELECT * FROM parts) LIMIT 5""").df()
-            quarantine = con.execute("""SELECT city, permit_day, source_file, source_line, left(reason, 80) AS reason
+            quarantine = con.execute("""SELECT city, permit_day, source_file, source_line, reason
                                         FROM quarantine WHERE city IN (SELECT city FROM parts)
                                         AND (permit_day IS NULL OR (city, permit_day) IN (SELECT * FROM parts))
                                         LIMIT 5""").df()

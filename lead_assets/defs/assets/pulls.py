@@ -5,6 +5,7 @@ File-drop cities have nothing to pull: their partitions materialize as a no-op (
 """
 
 import dagster as dg
+from pydantic import Field
 
 from lead_assets.defs.metadata import partition_label
 from lead_assets.defs.partitions import partition_key, to_city_days
@@ -14,7 +15,8 @@ from lead_assets.portals.pull import pull
 
 class PullConfig(dg.Config):
     """Run config (launchpad, schedule, `leads score --refetch`)."""
-    refetch: bool = False   # fetch days again that were already fetched completely
+    refetch: bool = Field(default=False, description=(
+        "true: fetch portal days again that were already fetched completely (file-drop cities ignore it)."))
 
 
 def _metadata(p) -> dict:
