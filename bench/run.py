@@ -185,6 +185,16 @@ def main() -> None:
               f"{f['discard_precision']:.2f}/{f['discard_recall']:.2f}  commercial F1 {f['commercial_f1']:.2f}")
     print(f"   (the whole March 2015 feed, {len(predicted):,} permits, ingested and classified in {t_eval:.1f}s)")
 
+    # 6. the same partitions on SQLite + DuckDB file, Postgres + DuckLake, and 4 runs at once.
+    # LEADS_BENCH_BACKEND_DAYS: fewer days (x 20 cities) when the full 600 takes too long here.
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_backends
+    backend_days = int(os.environ.get("LEADS_BENCH_BACKEND_DAYS", DAYS))
+    print("\n6. Dagster + warehouse deployments, side by side")
+    bench_backends.run(root, config, END - timedelta(days=backend_days - 1), END,
+                       t_bare=None if backend_days != DAYS else steps["ingest (parse, map, quarantine)"]
+                       + steps["classify + score + tier"])
+
     bench_reasoner = ROOT / "bench" / "bench_reasoner.py"
     if bench_reasoner.exists():
         print("\n4. reasoner")

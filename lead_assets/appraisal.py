@@ -8,7 +8,7 @@ import pandas as pd
 from lead_assets.addresses import install_macros
 from lead_assets.settings import PROPERTY_FIELDS, Settings
 from lead_assets.sources import parse_csv, decode
-from lead_assets.warehouse import connect, transaction
+from lead_assets.warehouse import connect, retry_conflicts, transaction
 
 
 @dataclass
@@ -19,6 +19,7 @@ class AppraisalReport:
     absentee: int
 
 
+@retry_conflicts
 def load_property_records(settings: Settings) -> AppraisalReport:
     cols = settings.appraisal.columns
     frames = []

@@ -150,6 +150,12 @@ class Automation(_Table):
     late_after_minutes: Count | None = None
 
 
+class Warehouse(_Table):          # settings.WarehouseSettings says what each key means
+    backend: Literal["duckdb", "ducklake"] | None = None
+    catalog_env: str | None = None
+    data_path: str | None = None
+
+
 Columns = create_model("Columns", __base__=_Table, **{k: (str | None, None) for k in CANONICAL_FIELDS})
 PropertyColumns = create_model("PropertyColumns", __base__=_Table, **{k: (str | None, None) for k in PROPERTY_FIELDS})
 
@@ -229,6 +235,7 @@ class LeadsToml(_Table):
     automation: Automation | None = None
     cities: Annotated[dict[str, City], BeforeValidator(_city_keys)] | None = None
     appraisal: Appraisal | None = None
+    warehouse: Warehouse | None = None
 
 
 # ------------------------------------------------------------------ errors -> one line

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from lead_assets.normalize import normalize
 from lead_assets.settings import Settings
 from lead_assets.sources import read_city, stage
-from lead_assets.warehouse import connect, register_partitions, transaction
+from lead_assets.warehouse import connect, register_partitions, retry_conflicts, transaction
 
 
 @dataclass
@@ -32,6 +32,7 @@ class IngestReport:
         return sum(self.quarantined.values()) + sum(self.undated_quarantined.values())
 
 
+@retry_conflicts  # DuckLake: a write that lost to another process runs again from a fresh snapshot
 def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestReport:
     """Load the given (city, day) partitions from the landing folder.
 
@@ -57,7 +58,7 @@ def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestRepo
         register_partitions(con, parts)
         con.execute("""CREATE OR REPLACE TEMP TABLE new_quarantine AS SELECT * FROM norm_quarantine
                        WHERE permit_day IS NULL OR (city, permit_day) IN (SELECT city, permit_day FROM parts)""")
-        with transaction(con):
+        with transaction(con, keys=days_by_city):   # a city's undated rows, moved permits: city-wide
             con.execute("DELETE FROM raw_permits WHERE (city, permit_day) IN (SELECT city, permit_day FROM parts)")
             con.execute("""DELETE FROM quarantine WHERE city IN (SELECT city FROM parts) AND (permit_day IS NULL
                            OR (city, permit_day) IN (SELECT city, permit_day FROM parts))""")

@@ -191,26 +191,28 @@ def refresh(con, settings, cities: list[str]) -> None:
     """Recompute `permit_projects` for these cities from all their raw permits (one read,
     one replace for all of them)."""
     keys = sorted(set(cities))
-    rows = con.execute("""SELECT city, permit_num, permit_day, permit_type, description, address_key
-                          FROM raw_permits WHERE city IN (SELECT unnest(?::VARCHAR[]))
-                          ORDER BY city, permit_day, permit_num""", [keys]).fetchall()
-    by_city: dict[str, list[tuple]] = {}
-    for row in rows:
-        by_city.setdefault(row[0], []).append(row[1:])
-    out: list[tuple] = []
-    for city in keys:
-        source = settings.cities.get(city)
-        out.extend((city, num, f"{city}:{pid}", building, rule)
-                   for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
-    grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
-    con.register("_grouped", grouped)
-    try:
-        with transaction(con):
+    # Read inside the transaction: with DuckLake another process may be loading these
+    # cities' other days; a commit over a newer grouping then conflicts and is retried.
+    with transaction(con, keys=keys):
+        rows = con.execute("""SELECT city, permit_num, permit_day, permit_type, description, address_key
+                              FROM raw_permits WHERE city IN (SELECT unnest(?::VARCHAR[]))
+                              ORDER BY city, permit_day, permit_num""", [keys]).fetchall()
+        by_city: dict[str, list[tuple]] = {}
+        for row in rows:
+            by_city.setdefault(row[0], []).append(row[1:])
+        out: list[tuple] = []
+        for city in keys:
+            source = settings.cities.get(city)
+            out.extend((city, num, f"{city}:{pid}", building, rule)
+                       for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
+        grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
+        con.register("_grouped", grouped)
+        try:
             con.execute("DELETE FROM permit_projects WHERE city IN (SELECT unnest(?::VARCHAR[]))", [keys])
             con.execute("""INSERT INTO permit_projects (city, permit_num, project_id, is_building, rule)
                            SELECT city, permit_num, project_id, is_building, rule FROM _grouped""")
-    finally:
-        con.unregister("_grouped")
+        finally:
+            con.unregister("_grouped")
 
 
 def scope_rank_sql(category: str = "category") -> str:

@@ -20,7 +20,7 @@ from lead_assets.classify import (address_commercial_sql, matches_sql, type_sql,
 from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
 from lead_assets.settings import ConfigError, Settings
 from lead_assets.taxonomy import GROUP_OF, TIER_SQL
-from lead_assets.warehouse import connect, register_partitions, transaction
+from lead_assets.warehouse import connect, register_partitions, retry_conflicts, transaction
 
 
 @dataclass
@@ -304,7 +304,8 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_p
           AND o.contact_priority IS NOT DISTINCT FROM n.contact_priority
           AND o.permit_day = n.permit_day
     """)
-    with transaction(con):
+    # keys: a project's rows are dropped city-wide (its permits span days)
+    with transaction(con, keys={c for c, _ in partitions} | {c for c, _ in full_parts}):
         con.execute("DELETE FROM scored_leads WHERE (city, permit_day) IN (SELECT city, permit_day FROM full_parts)")
         # A project has one row, under its lead permit: drop any row one of its permits had
         # (the lead moves when a building permit arrives after its trade permits).
@@ -346,20 +347,33 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
     runs) and returns it with score/reasoning/... replaced and a `rules_score` column; it
     may put its figures (calls, cost, ...) in `final.attrs["report"]`.
     """
+    if scorer is None:  # the rules: everything stays in SQL, in one connection
+        return _score_rules(settings, partitions, limit=limit, retry_only=retry_only, fail_permits=fail_permits)
     with connect(settings.warehouse_path) as con:
         prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
         # A --limit run leaves the rest of its partitions as they were.
         whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
-        if scorer is None:  # the rules: everything stays in SQL, in this one connection
-            # A view, not a copy of the wide rows; a table only for the test hook, which updates it.
-            kind = "TABLE" if fail_permits else "VIEW"
-            con.execute(f"CREATE OR REPLACE TEMP {kind} final_scores AS SELECT *, score AS rules_score FROM candidates")
-            return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
         candidates = con.execute("SELECT * FROM candidates").df()
     final = scorer(candidates)
+    report = _write_final(settings, partitions, final, full_parts=whole, fail_permits=fail_permits)
+    report.extra.update(final.attrs.get("report", {}))
+    return report
+
+
+@retry_conflicts  # DuckLake: a write that lost to another process runs again from a fresh snapshot
+def _score_rules(settings: Settings, partitions, *, limit, retry_only, fail_permits) -> ScoreReport:
+    with connect(settings.warehouse_path) as con:
+        prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
+        whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
+        # A view, not a copy of the wide rows; a table only for the test hook, which updates it.
+        kind = "TABLE" if fail_permits else "VIEW"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} final_scores AS SELECT *, score AS rules_score FROM candidates")
+        return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
+
+
+@retry_conflicts  # only the write runs again: the scorer's (model's) answers are kept
+def _write_final(settings: Settings, partitions, final: pd.DataFrame, *, full_parts, fail_permits) -> ScoreReport:
     with connect(settings.warehouse_path) as con:
         con.register("final_frame", final)
         con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT * FROM final_frame")
-        report = write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
-    report.extra.update(final.attrs.get("report", {}))
-    return report
+        return write(con, settings, partitions, full_parts=full_parts, fail_permits=fail_permits)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +114,35 @@ class AutomationSettings:
         return hour, minute
 
 
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """`[warehouse]`: which engine holds the warehouse tables (lead_assets/warehouse.py).
+
+    backend "duckdb" (the default) is the embedded file at [paths] warehouse, one writer
+    process at a time behind a file lock. "ducklake" keeps the tables in DuckLake: the
+    catalog in PostgreSQL (its DSN read from the environment variable named by catalog_env,
+    so no secret sits in a file) and the Parquet data files under data_path, with no file
+    lock: several processes or machines write at once and retry on transaction conflicts.
+    """
+    backend: str = "duckdb"                    # duckdb | ducklake
+    catalog_env: str = "LEADS_LAKE_CATALOG"    # env var holding the catalog's Postgres DSN
+    data_path: str = "data/lake"               # DuckLake data files (relative to leads.toml, or a URL)
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("duckdb", "ducklake"):
+            raise ConfigError(f"[warehouse] backend must be duckdb or ducklake, not {self.backend!r}")
+        for name in ("catalog_env", "data_path"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ConfigError(f"[warehouse] {name} must be a non-empty string")
+
+    @classmethod
+    def from_toml(cls, raw: dict, base: Path) -> "WarehouseSettings":
+        out = cls(**raw)   # keys and types: config_schema.Warehouse
+        if "://" in out.data_path:   # object storage (s3://...): DuckLake takes the URL as it is
+            return out
+        return replace(out, data_path=str((base / out.data_path).resolve()))
+
+
 def _city_rules(city: str, raw: dict) -> CityRules:
     try:
         return CityRules.from_toml(city, raw)
@@ -136,6 +165,7 @@ class Settings:
     today_override: date | None = None
     automation: AutomationSettings = field(default_factory=AutomationSettings)
     partition_scheme: PartitionScheme = field(default_factory=PartitionScheme)  # [partitions] scheme
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
 
     @property
     def lock_path(self) -> Path:
@@ -178,9 +208,15 @@ class Settings:
         except ValueError:
             raise ConfigError(f"LEADS_TODAY={today!r} is not a date (YYYY-MM-DD)") from None
         try:
-            return cls._build(path, raw, overrides, today)
+            settings = cls._build(path, raw, overrides, today)
         except ConfigError as exc:               # a builder's check: say which file
             raise ConfigError(f"{path}: {exc}") from None
+        # With backend = "ducklake", connect(settings.warehouse_path) opens the lake. Only a
+        # loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
+        # (dry runs, the quality eval) stays a local DuckDB file and never writes to the lake.
+        from lead_assets.warehouse import use_lake
+        use_lake(settings.warehouse_path, settings.warehouse if settings.warehouse.backend == "ducklake" else None)
+        return settings
 
     @classmethod
     def _build(cls, path: Path, raw: dict, overrides: dict, today: date | None) -> "Settings":
@@ -238,4 +274,5 @@ class Settings:
             today_override=today,
             automation=AutomationSettings(**raw.get("automation", {})),
             partition_scheme=scheme,
+            warehouse=WarehouseSettings.from_toml(raw.get("warehouse", {}), base),
         )

@@ -4,16 +4,26 @@ DuckDB lets one process hold the file at a time. Every process (Dagster runs, se
 the CLI) therefore opens it through `connect()`, which waits on a file lock beside the
 database, does one short piece of work and closes it. Nothing holds a connection across
 a model call. Two runs on different partitions queue for a moment instead of failing.
+
+With `[warehouse] backend = "ducklake"` the same `connect(settings.warehouse_path)` opens
+the DuckLake catalog instead (lead_assets/lake.py), without the lock.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 from filelock import FileLock
+
+from lead_assets.lake import claim, close_cursor, ddl, is_lake, open_cursor
+from lead_assets.lake import retry_conflicts  # noqa: F401  (writers import it from here)
+
+if TYPE_CHECKING:
+    from lead_assets.settings import WarehouseSettings
 
 
 SCHEMA = """
@@ -89,6 +99,16 @@ CREATE TABLE IF NOT EXISTS lead_status (
 
 
 _READY: set[Path] = set()
+_LAKES: dict[Path, "WarehouseSettings"] = {}   # warehouse_path -> its DuckLake settings (Settings.load)
+
+
+def use_lake(path: Path, lake: "WarehouseSettings | None") -> None:
+    """Make connect(path) open this DuckLake warehouse (None: the DuckDB file at path again)."""
+    key = Path(path).resolve()
+    if lake is None:
+        _LAKES.pop(key, None)
+    else:
+        _LAKES[key] = lake
 
 
 class WarehouseBusy(RuntimeError):
@@ -97,8 +117,18 @@ class WarehouseBusy(RuntimeError):
 
 @contextmanager
 def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short, exclusive connection. Waits (up to `timeout` s) for other processes."""
+    """A short, exclusive connection. Waits (up to `timeout` s) for other processes.
+
+    A DuckLake warehouse needs no lock: a connection on the attached lake, right away."""
     path = Path(path)
+    lake = _LAKES.get(path.resolve()) if _LAKES else None
+    if lake is not None:
+        con = open_cursor(lake, SCHEMA)
+        try:
+            yield con
+        finally:
+            close_cursor(con)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock", timeout=timeout, is_singleton=False)
     try:
@@ -119,15 +149,33 @@ def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyCo
         lock.release()
 
 
+def ddl_for(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """CREATE statements as this connection's backend takes them (DuckLake: no keys)."""
+    return ddl(sql) if is_lake(con) else sql
+
+
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+def transaction(con: duckdb.DuckDBPyConnection, *, keys=("unscoped",)) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT. On DuckLake, `keys` name what the transaction's deletes and checks
+    cover (cities of a partition write); transactions sharing a key run one at a time
+    (lake.claim). Without keys a transaction takes the one "unscoped" key."""
+    with claim(con, keys):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            con.execute("COMMIT")
+        except duckdb.Error:
+            # A failed COMMIT (a DuckLake conflict) has already ended the transaction; roll
+            # back in case it has not, and let the caller's retry_conflicts run the unit again.
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
 
 
 def register_partitions(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, object]]) -> None:

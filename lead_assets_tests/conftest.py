@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -41,17 +42,62 @@ def write_config(root: Path, extra: str = "", start_date: str = "2026-10-01") ->
     return path
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Settings:
-    """Demo data for DEMO_DAYS days ending yesterday, an empty warehouse."""
+def demo_project(tmp_path: Path, monkeypatch, extra: str = "") -> Settings:
     from lead_assets.demo.feeds import generate_demo
     monkeypatch.setenv("LEADS_TODAY", TODAY.isoformat())
     for var in ("LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS", "LEADS_SCORER"):
         monkeypatch.delenv(var, raising=False)
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, extra)
     monkeypatch.setenv("LEADS_CONFIG", str(config))
     generate_demo(tmp_path / "data", TODAY - timedelta(days=1), days=DEMO_DAYS)
     return Settings.load(config)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Settings:
+    """Demo data for DEMO_DAYS days ending yesterday, an empty warehouse."""
+    return demo_project(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for this test session (xdist: one per worker), or a skip."""
+    from lead_assets_tests.postgres import ENV, server
+    try:
+        pg = server()
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:   # binaries there, cluster not
+        pytest.skip(f"needs PostgreSQL: a throwaway cluster did not start ({exc}); set ${ENV} instead")
+    if pg is None:
+        pytest.skip(f"needs PostgreSQL: set ${ENV} or install Debian's postgresql (initdb, pg_ctl)")
+    yield pg
+    pg.stop()
+
+
+def lake_config(root: Path) -> str:
+    """The [warehouse] entry that puts a project's warehouse in DuckLake (catalog DSN from the env)."""
+    return f'[warehouse]\nbackend = "ducklake"\ndata_path = "{root / "lake"}"\n'
+
+
+@pytest.fixture
+def lake_catalog(postgres, monkeypatch) -> str:
+    """A fresh DuckLake catalog database, in $LEADS_LAKE_CATALOG for this test."""
+    from lead_assets import lake
+    url = postgres.database("lake")
+    monkeypatch.setenv("LEADS_LAKE_CATALOG", url)
+    yield url
+    lake.detach_all()
+
+
+@pytest.fixture
+def lake_project(tmp_path, monkeypatch, lake_catalog) -> Settings:
+    """`project`, with its warehouse in DuckLake (PostgreSQL catalog, data files in tmp)."""
+    return demo_project(tmp_path, monkeypatch, lake_config(tmp_path))
+
+
+@pytest.fixture(params=["duckdb", pytest.param("ducklake", marks=pytest.mark.postgres)])
+def any_project(request) -> Settings:
+    """`project` on each warehouse backend: the embedded DuckDB file, and DuckLake on PostgreSQL."""
+    return request.getfixturevalue("project" if request.param == "duckdb" else "lake_project")
 
 
 def all_partitions(settings: Settings, days: int = DEMO_DAYS) -> list[tuple[str, date]]:

@@ -35,7 +35,9 @@ def _build_graph(project, instance):
     return defs, last
 
 
-def test_whole_graph_materializes_with_metadata_and_passing_checks(project, instance):
+def test_whole_graph_materializes_with_metadata_and_passing_checks(any_project, instance):
+    """On both warehouse backends: the DuckDB file, and DuckLake on PostgreSQL (marker postgres)."""
+    project = any_project
     _build_graph(project, instance)
 
     # One run per contiguous block of cities: all five are one block -> one run, 15 partitions.

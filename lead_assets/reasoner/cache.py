@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from lead_assets.reasoner.schema import Usage, Verdict
+from lead_assets.warehouse import ddl_for, transaction
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS reasoner_cache (
@@ -46,7 +47,7 @@ def now() -> datetime:
 
 
 def ensure_tables(con) -> None:
-    con.execute(TABLES)
+    con.execute(ddl_for(con, TABLES))
 
 
 def lookup(con, hashes: Iterable[str], model: str, prompt_version: str, schema_version: str) -> dict[str, Verdict]:
@@ -84,8 +85,12 @@ def store(con, entries: list[tuple[str, Verdict, Usage, str]], model: str, promp
         columns=["input_hash", "model", "prompt_version", "schema_version", "answer", "input_tokens",
                  "output_tokens", "cached_tokens", "via", "created_at"])
     con.register("_reasoner_new", frame)
-    try:
-        con.execute("INSERT OR REPLACE INTO reasoner_cache BY NAME SELECT * FROM _reasoner_new")
+    try:  # delete-then-insert, not INSERT OR REPLACE: a DuckLake table has no primary key to replace on
+        with transaction(con):
+            con.execute("""DELETE FROM reasoner_cache c USING _reasoner_new n
+                           WHERE c.input_hash = n.input_hash AND c.model = n.model
+                             AND c.prompt_version = n.prompt_version AND c.schema_version = n.schema_version""")
+            con.execute("INSERT INTO reasoner_cache BY NAME SELECT * FROM _reasoner_new")
     finally:
         con.unregister("_reasoner_new")
     return len(latest)

@@ -14,7 +14,7 @@ from lead_assets.sales.errors import SalesError
 from lead_assets.sales.money import parse_money
 from lead_assets.settings import Settings
 from lead_assets.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
-from lead_assets.warehouse import connect, transaction
+from lead_assets.warehouse import connect, retry_conflicts, transaction
 
 DEFAULT_MAX_BUYERS = 3                      # a shared buyer's default limit on buyers per lead
 
@@ -156,6 +156,7 @@ def _validated_buyer(settings: Settings, buyer: Buyer) -> Buyer:
                  exclusive=bool(buyer.exclusive), max_buyers=max_buyers)
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def add_buyer(settings: Settings, name: str, *, contact: str | None = None, trade_groups=(), categories=(),
               tiers=(), cities=(), price_a=None, price_b=None, price_c=None, exclusive: bool = True,
               max_buyers: int | None = None) -> Buyer:
@@ -175,6 +176,7 @@ def add_buyer(settings: Settings, name: str, *, contact: str | None = None, trad
     return buyer
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def update_buyer(settings: Settings, name: str, *, contact=_UNSET, trade_groups=_UNSET, categories=_UNSET,
                  tiers=_UNSET, cities=_UNSET, price_a=_UNSET, price_b=_UNSET, price_c=_UNSET, exclusive=_UNSET,
                  max_buyers=_UNSET) -> Buyer:
@@ -214,6 +216,7 @@ def _write_buyer(con, b: Buyer, *, new: bool) -> None:
                        WHERE name = ?""", [*values, b.name])
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def remove_buyer(settings: Settings, name: str) -> None:
     """Only a buyer with no deliveries or sales can go (those records are never erased)."""
     with connect(settings.warehouse_path) as con, transaction(con):

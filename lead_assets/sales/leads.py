@@ -16,7 +16,7 @@ from lead_assets.sales.sharing import lead_holders
 from lead_assets.settings import Settings
 from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
 from lead_assets.taxonomy import TIERS, export_keys
-from lead_assets.warehouse import connect, transaction
+from lead_assets.warehouse import connect, retry_conflicts, transaction
 
 REVIEW_DECISIONS = ("approve", "reject")
 
@@ -99,6 +99,7 @@ def refresh_files(settings: Settings, keys=None) -> None:
     write_queue_file(settings, "review")
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def review(settings: Settings, permit_id: str, decision: str, *, city: str | None = None,
            note: str | None = None, refresh: bool = True) -> LeadRef:
     """Approve (the lead enters the buyer files) or reject (it never does) a lead in the QA queue."""
@@ -130,6 +131,7 @@ def review_queue(settings: Settings) -> pd.DataFrame:
             ORDER BY s.score DESC, s.city, s.permit_id""").df()
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def set_status(settings: Settings, permit_id: str, status: str, *, city: str | None = None,
                note: str | None = None, refresh: bool = True) -> LeadRef:
     """Hand-set status: contacted, converted, dead; `new` clears a hand-set status."""

@@ -10,7 +10,7 @@ from lead_assets.sales.leads import refresh_files, resolve, sellable_problem
 from lead_assets.sales.money import parse_money
 from lead_assets.sales.sharing import lead_holders, sharing_problem
 from lead_assets.settings import Settings
-from lead_assets.warehouse import connect, transaction
+from lead_assets.warehouse import connect, retry_conflicts, transaction
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Sale:
     outside_terms: bool = False       # the buyer's record does not list this category/tier/city
 
 
+@retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def sell(settings: Settings, permit_id: str, buyer: str, price=None, *, city: str | None = None,
          note: str | None = None, refresh: bool = True) -> Sale:
     """Record a sale made by hand. No price: the buyer's price for the lead's tier."""
