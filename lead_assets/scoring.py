@@ -354,8 +354,9 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
         # A --limit run leaves the rest of its partitions as they were.
         whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
         candidates = con.execute("SELECT * FROM candidates").df()
+        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE candidates)").fetchall())
     final = scorer(candidates)
-    report = _write_final(settings, partitions, final, full_parts=whole, fail_permits=fail_permits)
+    report = _write_final(settings, partitions, final, types, full_parts=whole, fail_permits=fail_permits)
     report.extra.update(final.attrs.get("report", {}))
     return report
 
@@ -372,8 +373,12 @@ def _score_rules(settings: Settings, partitions, *, limit, retry_only, fail_perm
 
 
 @retry_conflicts  # only the write runs again: the scorer's (model's) answers are kept
-def _write_final(settings: Settings, partitions, final: pd.DataFrame, *, full_parts, fail_permits) -> ScoreReport:
+def _write_final(settings: Settings, partitions, final: pd.DataFrame, types: dict[str, str], *,
+                 full_parts, fail_permits) -> ScoreReport:
+    # The frame's columns get the candidates' SQL types back: pandas keeps an all-NULL text
+    # column as objects, which DuckDB reads as INTEGER (a partition with no owner names).
+    columns = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types else f'"{c}"' for c in final.columns)
     with connect(settings.warehouse_path) as con:
         con.register("final_frame", final)
-        con.execute("CREATE OR REPLACE TEMP TABLE final_scores AS SELECT * FROM final_frame")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE final_scores AS SELECT {columns} FROM final_frame")
         return write(con, settings, partitions, full_parts=full_parts, fail_permits=fail_permits)
