@@ -32,8 +32,8 @@ import sys
 import dagster as dg
 from datetime import date
 from lead_assets.definitions import build_defs
-from lead_assets.runs import score_partitions
-from lead_assets.settings import Settings
+from lead_assets.defs.runs import score_partitions
+from lead_assets.config.settings import Settings
 settings = Settings.load(sys.argv[1])
 cities, first, last = sys.argv[2].split(","), date.fromisoformat(sys.argv[3]), date.fromisoformat(sys.argv[4])
 instance = dg.DagsterInstance.get()
@@ -63,7 +63,7 @@ def _pg_home(root: Path, url: str) -> Path:
 
 def _one_run(settings, instance, first: date, last: date) -> float:
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import RunSummary, load_properties, score_partitions
+    from lead_assets.defs.runs import RunSummary, load_properties, score_partitions
     defs = build_defs(settings)
     load_properties(defs, instance, RunSummary())
     t = time.perf_counter()
@@ -73,7 +73,7 @@ def _one_run(settings, instance, first: date, last: date) -> float:
 
 def _parallel_runs(settings, config: Path, home: Path, first: date, last: date) -> float:
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import RunSummary, load_properties
+    from lead_assets.defs.runs import RunSummary, load_properties
     with _instance(home) as instance:
         load_properties(build_defs(settings), instance, RunSummary())
     cities = list(settings.cities)
@@ -106,7 +106,7 @@ def _instance(home: Path):
 
 
 def _check_lake(settings, parts: int) -> int:
-    from lead_assets.warehouse import connect
+    from lead_assets.warehouse.connection import connect
     with connect(settings.warehouse_path) as con:
         n, dupes = con.execute("SELECT count(DISTINCT (city, permit_day)), count(*) - count(DISTINCT (city, permit_id))"
                                " FROM scored_leads").fetchone()
@@ -117,9 +117,9 @@ def _check_lake(settings, parts: int) -> int:
 def run(root: Path, config: Path, first: date, last: date, t_bare: float | None = None) -> None:
     """Print (a), (b), (c) for the partitions of `config` between first and last."""
     import dagster as dg
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
-    from lead_assets.settings import Settings
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
+    from lead_assets.config.settings import Settings
     from lead_assets_tests.postgres import server
 
     settings = Settings.load(config)
@@ -159,7 +159,7 @@ def run(root: Path, config: Path, first: date, last: date, t_bare: float | None 
                             _parallel_runs(lake_c, config_c, pg_home, first, last)))
             assert _check_lake(lake_c, n) == n
         finally:
-            from lead_assets import lake
+            from lead_assets.warehouse import lake
             lake.detach_all()
             pg.stop()
     print(f"   {n} partitions ({len(settings.cities)} cities x {days} days); bare pipeline on the DuckDB file "
@@ -180,8 +180,8 @@ def main() -> None:
     try:
         config, _ = bench_run.build_data(root)
         os.environ["LEADS_CONFIG"] = str(config)
-        from lead_assets.appraisal import load_property_records
-        from lead_assets.settings import Settings
+        from lead_assets.sources.appraisal import load_property_records
+        from lead_assets.config.settings import Settings
         load_property_records(Settings.load(config))
         print("6. Dagster + warehouse deployments, side by side")
         run(root, config, bench_run.END - timedelta(days=bench_run.DAYS - 1), bench_run.END)

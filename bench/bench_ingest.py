@@ -17,10 +17,10 @@ def _clock(fn) -> tuple[float, float]:
 
 
 def rules_vs_floor(root, settings, parts, rows: int, floor, *, repeats: int = 2) -> None:
-    from lead_assets.appraisal import load_property_records
-    from lead_assets.exports import write_buyer_files, write_queue_file
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.exports.files import write_buyer_files, write_queue_file
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
 
     steps = {
         "property records": lambda: load_property_records(settings),

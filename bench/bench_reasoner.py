@@ -47,7 +47,7 @@ TODAY = END + timedelta(days=1)
 def _serve(conn, latency: float, slots=None) -> None:
     import zlib
 
-    from lead_assets.taxonomy import CATEGORIES
+    from lead_assets.leads.taxonomy import CATEGORIES
     from lead_assets_tests.openai_server import FakeOpenAI, last_user_message
 
     stamps: list[float] = []
@@ -112,12 +112,12 @@ def busiest_second(stamps: list[float]) -> int:
 # ---------------------------------------------------------------------- candidates
 
 def _candidates(work: Path, n: int):
-    from lead_assets.appraisal import load_property_records
+    from lead_assets.sources.appraisal import load_property_records
     from lead_assets.demo.feeds import generate_demo
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import prepare
-    from lead_assets.settings import Settings
-    from lead_assets.warehouse import connect
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import prepare
+    from lead_assets.config.settings import Settings
+    from lead_assets.warehouse.connection import connect
 
     os.environ["LEADS_TODAY"] = TODAY.isoformat()
     data = work / "data"

@@ -68,7 +68,7 @@ def ui_partition_health(config: Path, instance) -> tuple[float, float]:
 
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-    from lead_assets.settings import PROJECT_ROOT
+    from lead_assets.config.settings import PROJECT_ROOT
     saved, os.environ["LEADS_CONFIG"] = os.environ.get("LEADS_CONFIG"), str(config)
     try:
         with define_out_of_process_context(str(PROJECT_ROOT / "lead_assets" / "definitions.py"), "defs",
@@ -95,8 +95,8 @@ def measure(config: Path, home: Path) -> dict[str, str]:
     from dagster._core.remote_representation.external_data import RepositorySnap
 
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import SCORED, partition_ranges
-    from lead_assets.settings import Settings
+    from lead_assets.defs.runs import SCORED, partition_ranges
+    from lead_assets.config.settings import Settings
 
     out: dict[str, str] = {}
     t_load, settings = best(Settings.load, config)

@@ -97,11 +97,11 @@ def main() -> None:
     print(f"bench data in {root}")
     t_data, (config, rows) = timed(build_data, root)
     os.environ["LEADS_CONFIG"] = str(config)
-    from lead_assets.appraisal import load_property_records
-    from lead_assets.exports import write_buyer_files, write_queue_file
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
-    from lead_assets.settings import Settings
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.exports.files import write_buyer_files, write_queue_file
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
+    from lead_assets.config.settings import Settings
 
     settings = Settings.load(config)
     parts = [(c, END - timedelta(days=d)) for c in settings.cities for d in range(DAYS)]
@@ -135,7 +135,7 @@ def main() -> None:
     # 2. The same 600 partitions through Dagster, as a backfill runs them.
     import dagster as dg
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import RunSummary, load_properties, refresh_exports, score_partitions
+    from lead_assets.defs.runs import RunSummary, load_properties, refresh_exports, score_partitions
     shutil.rmtree(root / "exports")
     settings.warehouse_path.unlink()
     home = root / "dagster_home"
@@ -164,7 +164,7 @@ def main() -> None:
     # 3. A rescore of one city-day against a full run.
     full = t_pipe
     t_one, rep = timed(lambda: (ingest(settings, parts[:1]), score(settings, parts[:1]))[1])
-    from lead_assets.exports import stale_buyer_files
+    from lead_assets.exports.files import stale_buyer_files
     t_stale, stale = timed(stale_buyer_files, settings)
     t_write, written = timed(write_buyer_files, settings, stale)
     print("\n3. rescore one city-day vs a full run")
@@ -173,7 +173,7 @@ def main() -> None:
     print(f"   time            {t_one + t_stale + t_write:7.2f}s vs {full:.2f}s full ({full / (t_one + t_stale + t_write):.0f}x less)")
 
     print("\n5. lead quality on the hand-labelled Austin dev set (leads eval)")
-    from lead_assets.quality import compare, load_labels, predict
+    from lead_assets.leads.quality import compare, load_labels, predict
     austin = Settings.load(ROOT / "examples" / "austin.toml")
     t0 = time.perf_counter()
     predicted = predict(austin, "austin")

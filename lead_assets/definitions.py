@@ -21,7 +21,7 @@ from lead_assets.defs.catalog import scored_leads_freshness
 from lead_assets.defs.jobs import export_job, property_job, score_job
 from lead_assets.defs.partitions import city_day_partitions
 from lead_assets.defs.resources import build_resources
-from lead_assets.settings import Settings
+from lead_assets.config.settings import Settings
 
 
 def build_defs(settings: Settings) -> dg.Definitions:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT, Settings
+from lead_assets.config.settings import PROJECT_ROOT, Settings
 
 TODAY = date(2026, 11, 28)        # tests pin "today"; the demo's last day is the day before
 DEMO_DAYS = 3
@@ -81,7 +81,7 @@ def lake_config(root: Path) -> str:
 @pytest.fixture
 def lake_catalog(postgres, monkeypatch) -> str:
     """A fresh DuckLake catalog database, in $LEADS_LAKE_CATALOG for this test."""
-    from lead_assets import lake
+    from lead_assets.warehouse import lake
     url = postgres.database("lake")
     monkeypatch.setenv("LEADS_LAKE_CATALOG", url)
     yield url
@@ -106,10 +106,10 @@ def all_partitions(settings: Settings, days: int = DEMO_DAYS) -> list[tuple[str,
 
 def build_all(settings: Settings):
     """The whole pipeline without Dagster: properties, permits, scores, files."""
-    from lead_assets.appraisal import load_property_records
-    from lead_assets.exports import write_buyer_files, write_queue_file
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.exports.files import write_buyer_files, write_queue_file
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
     load_property_records(settings)
     parts = all_partitions(settings)
     ingested = ingest(settings, parts)
@@ -143,7 +143,7 @@ def turn_into_pool_permit(settings: Settings, city: str, day: date, permit_id: s
 
 def a_roof_lead(settings: Settings, city: str, day: date) -> tuple[str, str]:
     """(permit_id, export key) of a roof lead that is in a buyer file."""
-    from lead_assets.warehouse import connect
+    from lead_assets.warehouse.connection import connect
     with connect(settings.warehouse_path) as con:
         return con.execute(f"""
             SELECT permit_id, trade_group || '/' || category || '/tier_' || lower(tier) FROM scored_leads
@@ -153,7 +153,7 @@ def a_roof_lead(settings: Settings, city: str, day: date) -> tuple[str, str]:
 
 
 def export_key_of(settings: Settings, city: str, permit_id: str) -> str:
-    from lead_assets.warehouse import connect
+    from lead_assets.warehouse.connection import connect
     with connect(settings.warehouse_path) as con:
         return con.execute("""SELECT trade_group || '/' || category || '/tier_' || lower(tier)
                               FROM scored_leads WHERE city = ? AND permit_id = ?""", [city, permit_id]).fetchone()[0]

@@ -20,18 +20,19 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from lead_assets import scoring
-from lead_assets.appraisal import load_property_records
+from lead_assets.leads import scoring
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.defs import automation
 from lead_assets.demo.feeds import generate_demo
-from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
-from lead_assets.ingest import ingest
-from lead_assets.runs import (
+from lead_assets.exports.files import file_path, stale_buyer_files, write_buyer_files, write_queue_file
+from lead_assets.sources.ingest import ingest
+from lead_assets.defs.runs import (
     RANGE_END, RANGE_START, SCORED, export_plan, failed_partitions, partition_ranges, retry_rows,
 )
-from lead_assets.settings import PROJECT_ROOT, ConfigError, Settings
-from lead_assets.taxonomy import RETRY_FILE, REVIEW_FILE, export_keys
-from lead_assets.warehouse import connect
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import PROJECT_ROOT, Settings
+from lead_assets.leads.taxonomy import RETRY_FILE, REVIEW_FILE, export_keys
+from lead_assets.warehouse.connection import connect
 
 # Dates follow the real clock, so the day partitions always exist (they end at "now").
 END = date.today() - timedelta(days=3)
@@ -525,7 +526,7 @@ def test_a_retry_run_sends_only_the_retry_rows_to_the_scorer(full, clock, monkey
 # ---------------------------------------------------------------- backfills (leads CLI)
 
 def _score_everything_through_dagster(project: Project, instance, failures: dict, monkeypatch) -> None:
-    from lead_assets.runs import score_partitions
+    from lead_assets.defs.runs import score_partitions
     ids = [i for (city, day), n in failures.items() for i in leads_of(project.settings, city, day, n)]
     with monkeypatch.context() as patch:
         inject_failures(patch, ids)

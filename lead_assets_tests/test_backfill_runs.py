@@ -14,7 +14,7 @@ import uuid
 import dagster as dg
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT
+from lead_assets.config.settings import PROJECT_ROOT
 from lead_assets_tests.conftest import write_config
 from lead_assets_tests.test_automation import new_dagster_home, open_instance
 

@@ -1,7 +1,7 @@
 """Classification rules: word boundaries, whole project first, non-leads, commercial."""
 import pytest
 
-from lead_assets.classify import classify
+from lead_assets.leads.classify import classify
 
 
 @pytest.mark.parametrize("description, permit_type, work_class, parties, category, discard", [

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from lead_assets.cli.main import main
-from lead_assets.warehouse import connect
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import DEMO_DAYS, TODAY
 
 
@@ -79,7 +79,7 @@ def test_demo_starts_the_partitions_on_its_first_day_so_none_is_missing(tmp_path
     import dagster as dg
 
     from lead_assets.definitions import build_defs
-    from lead_assets.settings import Settings
+    from lead_assets.config.settings import Settings
     from lead_assets_tests.conftest import write_config
     for var in ("LEADS_TODAY", "LEADS_WAREHOUSE", "LEADS_LANDING", "LEADS_APPRAISAL", "LEADS_EXPORTS",
                 "LEADS_SCORER"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lead_assets.warehouse import connect
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.test_automation import (  # noqa: F401  (fixtures: bases, full, no_stale_...)
     D1, D2, bases, fail, failed_partitions, full, materialized,
 )

@@ -16,7 +16,8 @@ from datetime import timedelta
 import pytest
 
 from lead_assets.cli.main import main as leads_main
-from lead_assets.settings import PROJECT_ROOT, ConfigError, Settings
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import PROJECT_ROOT, Settings
 from lead_assets_tests.conftest import TODAY, write_config
 
 DAY = str(TODAY - timedelta(days=1))
@@ -110,7 +111,7 @@ def test_the_dagster_definitions_do_not_load_a_bad_config(tmp_path):
     run = subprocess.run([sys.executable, "-c", "import lead_assets.definitions"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode != 0
-    assert run.stderr.strip().splitlines()[-1] == f"lead_assets.settings.ConfigError: {path}: {BAD['colour'][2]}"
+    assert run.stderr.strip().splitlines()[-1] == f"lead_assets.config.errors.ConfigError: {path}: {BAD['colour'][2]}"
 
 
 def test_a_builder_check_names_the_file_too(tmp_path):

@@ -13,8 +13,8 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import PROJECT_ROOT
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import DEMO_DAYS
 from lead_assets_tests.test_automation import open_instance
 from lead_assets_tests.test_pipeline_dagster import _build_graph, _materialized_partitions

@@ -18,10 +18,10 @@ import dagster as dg
 import pytest
 
 from lead_assets.defs.automation import exports_evaluation
-from lead_assets.exports import write_buyer_files
-from lead_assets.runs import (HOST_TAG, PID_TAG, PROCESS_START_TAG, export_in_flight, fail_dead_runs,
+from lead_assets.exports.files import write_buyer_files
+from lead_assets.defs.runs import (HOST_TAG, PID_TAG, PROCESS_START_TAG, export_in_flight, fail_dead_runs,
                               in_flight_partitions, process_tags)
-from lead_assets.settings import PROJECT_ROOT
+from lead_assets.config.settings import PROJECT_ROOT
 from lead_assets_tests.conftest import TODAY
 
 DAY = TODAY - timedelta(days=1)
@@ -89,7 +89,7 @@ def failure_message(instance, run_id: str) -> str:
 
 
 def test_an_export_killed_mid_install_no_longer_blocks_the_exports_sensor(project, home, instance, tmp_path):
-    pid = kill_mid_run(tmp_path, "lead_assets.exports", "_install")
+    pid = kill_mid_run(tmp_path, "lead_assets.exports.files", "_install")
     run = the_run(instance, pid)
     assert run.job_name == "export_job"
     assert run.tags[HOST_TAG] and run.tags[PROCESS_START_TAG]
@@ -114,7 +114,7 @@ def test_an_export_killed_mid_install_no_longer_blocks_the_exports_sensor(projec
 
 def test_a_score_run_killed_mid_write_no_longer_holds_its_partitions(project, home, instance, tmp_path):
     from lead_assets.definitions import build_defs
-    pid = kill_mid_run(tmp_path, "lead_assets.scoring", "write")
+    pid = kill_mid_run(tmp_path, "lead_assets.leads.scoring", "write")
     run = the_run(instance, pid)
     assert run.job_name == "score_job"
     partitions_def = build_defs(project).get_assets_def("scored_leads").partitions_def
@@ -125,8 +125,8 @@ def test_a_score_run_killed_mid_write_no_longer_holds_its_partitions(project, ho
 
 
 def test_the_next_leads_command_fails_the_runs_of_a_killed_one(project, home, instance, tmp_path):
-    from lead_assets.runs import project_instance
-    pid = kill_mid_run(tmp_path, "lead_assets.scoring", "write")
+    from lead_assets.defs.runs import project_instance
+    pid = kill_mid_run(tmp_path, "lead_assets.leads.scoring", "write")
     run = the_run(instance, pid)
     project_instance()                                           # what every run-launching command opens
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE

@@ -16,9 +16,9 @@ from dagster._core.test_utils import freeze_time
 from dagster._daemon.freshness import FreshnessDaemon
 
 from lead_assets.definitions import build_defs, defs
-from lead_assets.runs import RunSummary, SCORED, load_properties, score_partitions
-from lead_assets.settings import PROJECT_ROOT, Settings
-from lead_assets.taxonomy import export_keys
+from lead_assets.defs.runs import RunSummary, SCORED, load_properties, score_partitions
+from lead_assets.config.settings import PROJECT_ROOT, Settings
+from lead_assets.leads.taxonomy import export_keys
 from lead_assets_tests.conftest import TODAY, write_config
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import PROJECT_ROOT
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import FIXTURES, TODAY, write_config
 from lead_assets_tests.openai_server import FakeOpenAI, bad_request
 

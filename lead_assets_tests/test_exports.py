@@ -8,12 +8,12 @@ import re
 import pandas as pd
 import pytest
 
-from lead_assets import exports
-from lead_assets.exports import file_path, neutralize, stale_buyer_files, write_atomic, write_buyer_files, write_queue_file
-from lead_assets.ingest import ingest
-from lead_assets.scoring import score
-from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
-from lead_assets.warehouse import connect
+import lead_assets.exports.files as exports
+from lead_assets.exports.files import file_path, neutralize, stale_buyer_files, write_atomic, write_buyer_files, write_queue_file
+from lead_assets.sources.ingest import ingest
+from lead_assets.leads.scoring import score
+from lead_assets.leads.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import TODAY, a_roof_lead, all_partitions, export_key_of, turn_into_pool_permit
 
 
@@ -75,7 +75,7 @@ def test_days_old_is_counted_to_the_export_day(built, monkeypatch):
     rows = _read(built.exports_dir / "home_systems/hvac/tier_b.csv")
     assert {int(r["days_old"]) for r in rows} <= {1, 2, 3}
     monkeypatch.setenv("LEADS_TODAY", "2026-12-01")
-    from lead_assets.settings import Settings
+    from lead_assets.config.settings import Settings
     later = Settings.load(built.config_path)
     write_buyer_files(later)
     rows = _read(built.exports_dir / "home_systems/hvac/tier_b.csv")

@@ -12,9 +12,10 @@ import duckdb
 import psycopg2
 import pytest
 
-from lead_assets import lake
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.warehouse import connect
+from lead_assets.warehouse import lake
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import all_partitions, build_all, demo_project, lake_config, write_config
 
 ROW_KEYS = "SELECT city, permit_id, permit_day, score, tier, category, trade_group, discarded, needs_review " \
@@ -58,8 +59,8 @@ def test_lake_holds_the_same_leads_as_the_duckdb_file(lake_project, tmp_path_fac
 @pytest.mark.postgres
 def test_rescoring_a_partition_on_the_lake_replaces_its_rows(lake_project):
     build_all(lake_project)
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
     part = all_partitions(lake_project)[:1]
     with connect(lake_project.warehouse_path) as con:
         before = con.execute(ROW_KEYS).fetchall()
@@ -115,7 +116,7 @@ def test_catalog_errors_never_show_the_password(tmp_path, monkeypatch, postgres)
 
 
 def test_lake_schema_drops_keys_the_duckdb_file_keeps(tmp_path):
-    from lead_assets.warehouse import SCHEMA
+    from lead_assets.warehouse.connection import SCHEMA
     assert "PRIMARY KEY" in SCHEMA and "PRIMARY KEY" not in lake.ddl(SCHEMA)
     settings = Settings.load(write_config(tmp_path))
     from lead_assets.sales.buyers import add_buyer
@@ -149,8 +150,8 @@ def test_a_dry_run_copy_of_lake_settings_stays_a_local_file(lake_project, tmp_pa
 def _writer(config: str, catalog: str, parts: list[tuple[str, str]], barrier, out) -> None:
     os.environ["LEADS_LAKE_CATALOG"] = catalog
     from datetime import date
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
     settings = Settings.load(config)
     mine = [(c, date.fromisoformat(d)) for c, d in parts]
     with connect(settings.warehouse_path):   # attach (and create the schema) before the race
@@ -166,7 +167,7 @@ def _writer(config: str, catalog: str, parts: list[tuple[str, str]], barrier, ou
 
 @pytest.mark.postgres
 def test_four_processes_write_different_partitions_at_once(lake_project, tmp_path_factory, monkeypatch):
-    from lead_assets.appraisal import load_property_records
+    from lead_assets.sources.appraisal import load_property_records
     load_property_records(lake_project)
     parts = all_partitions(lake_project)            # 5 cities x 3 days
     groups = [parts[i::4] for i in range(4)]        # every process has days of several cities

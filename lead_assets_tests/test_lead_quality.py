@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import shutil
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
-from lead_assets.classify import ClassificationRules, CityRules, RulesError, classify
+from lead_assets.leads.classify import RULES_PATH, ClassificationRules, CityRules, RulesError, classify
 from lead_assets.cli.main import main
-from lead_assets.drift import drift_warnings
-from lead_assets.quality import compare, load_labels, predict, write_labels
-from lead_assets.settings import ConfigError, Settings
+from lead_assets.leads.drift import drift_warnings
+from lead_assets.leads.quality import compare, load_labels, predict, write_labels
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
 from lead_assets_tests.conftest import FIXTURES, PROJECT_ROOT
 
 AUSTIN_CONFIG = PROJECT_ROOT / "examples" / "austin.toml"
@@ -156,7 +156,7 @@ def test_rules_file_loads_and_every_section_is_used():
     ("[categoriez]\n", "unknown section"),
 ])
 def test_rules_file_rejects_unknown_categories_and_bad_patterns(tmp_path, edit, message):
-    text = (PROJECT_ROOT / "lead_assets" / "classification.toml").read_text()
+    text = RULES_PATH.read_text()
     if edit.startswith("[categories.pool]"):  # the real pool words with one pattern broken
         assert "text = ['pools?'," in text
         text = text.replace("text = ['pools?',", "text = ['(pool',")
@@ -254,10 +254,10 @@ def test_drift_warns_on_a_jump_of_other_and_of_new_types():
 def test_drift_sql_flags_a_feed_that_renamed_its_types(project):
     """Score ten demo days, then rename one city-day's permit types as a changed feed would."""
     from lead_assets.demo.feeds import generate_demo
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
-    from lead_assets.warehouse import connect, register_partitions
-    from lead_assets.drift import drift_sql
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
+    from lead_assets.warehouse.connection import connect, register_partitions
+    from lead_assets.leads.drift import drift_sql
     from lead_assets_tests.conftest import TODAY, all_partitions
     shutil.rmtree(project.landing_dir.parent)
     generate_demo(project.landing_dir.parent, TODAY - timedelta(days=1), days=10)

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from lead_assets.appraisal import load_property_records
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.defs.assets.leads import CHECK_SQL
-from lead_assets.ingest import ingest
-from lead_assets.scoring import score
-from lead_assets.warehouse import connect, register_partitions
+from lead_assets.sources.ingest import ingest
+from lead_assets.leads.scoring import score
+from lead_assets.warehouse.connection import connect, register_partitions
 
 from .conftest import TODAY
 
@@ -101,7 +101,7 @@ def _bad_valuation(path, permit):
 
 @pytest.mark.parametrize("leaves", [_drop_line, _bad_valuation], ids=["deleted", "quarantined"])
 def test_a_permit_that_leaves_the_feed_loses_its_scored_row_and_its_buyer_file_line(built, leaves):
-    from lead_assets.exports import write_buyer_files
+    from lead_assets.exports.files import write_buyer_files
     day = DAY1
     with connect(built.warehouse_path) as con:
         permit, key = con.execute("""

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from lead_assets import scoring
-from lead_assets.appraisal import load_property_records
+from lead_assets.leads import scoring
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.definitions import build_defs
 from lead_assets.defs import automation
-from lead_assets.runs import SCORED, failed_partitions, partition_ranges, retry_rows
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.warehouse import connect
+from lead_assets.defs.runs import SCORED, failed_partitions, partition_ranges, retry_rows
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import TODAY, write_config
 from lead_assets_tests.test_portals import portal  # noqa: F401  (the loopback portal fixture)
 
@@ -134,7 +135,7 @@ def test_group_partitions_and_ranges_follow_the_config(grouped):
 
 
 def test_a_group_pull_is_recorded_only_when_every_city_of_it_landed(portal, instance):
-    from lead_assets.runs import range_tags
+    from lead_assets.defs.runs import range_tags
     from lead_assets_tests.portal_server import Fault
     from lead_assets_tests.test_portals import DAYS
     settings, state, _ = portal

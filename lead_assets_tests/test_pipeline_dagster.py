@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 from lead_assets.definitions import build_defs
-from lead_assets.runs import load_properties, refresh_exports, RunSummary, score_partitions
-from lead_assets.taxonomy import export_keys
-from lead_assets.warehouse import connect
+from lead_assets.defs.runs import load_properties, refresh_exports, RunSummary, score_partitions
+from lead_assets.leads.taxonomy import export_keys
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import DEMO_DAYS, TODAY, a_roof_lead, export_key_of, turn_into_pool_permit
 
 

@@ -12,12 +12,13 @@ import dagster as dg
 import pytest
 
 from lead_assets.definitions import build_defs
-from lead_assets.portals.http import PortalClient, PortalError
-from lead_assets.portals.pages import day_dir, read_manifest
-from lead_assets.portals.pull import pull_day
-from lead_assets.runs import range_tags
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.warehouse import connect
+from lead_assets.sources.portals.http import PortalClient, PortalError
+from lead_assets.sources.portals.pages import day_dir, read_manifest
+from lead_assets.sources.portals.pull import pull_day
+from lead_assets.defs.runs import range_tags
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import FIXTURES, write_config
 from lead_assets_tests.portal_server import Fault, PortalServer, PortalState
 
@@ -363,7 +364,7 @@ original_address = "d"
 def test_readme_example_entries_load(tmp_path):
     """The Socrata and ArcGIS entries of docs/portals.md are valid configuration."""
     import re
-    from lead_assets.settings import PROJECT_ROOT
+    from lead_assets.config.settings import PROJECT_ROOT
     readme = (PROJECT_ROOT / "docs" / "portals.md").read_text()
     block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if 'kind = "socrata"' in b)
     settings = Settings.load(write_config(tmp_path, block))

@@ -13,14 +13,15 @@ from lead_assets.sales.buyers import add_buyer
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.selling import sell
 from lead_assets.defs.assets.leads import CHECK_SQL
-from lead_assets.exports import write_buyer_files
-from lead_assets.ingest import ingest
-from lead_assets.projects import ProjectRules
+from lead_assets.exports.files import write_buyer_files
+from lead_assets.sources.ingest import ingest
+from lead_assets.leads.projects import ProjectRules
 from lead_assets.reasoner.scorer import build_scorer
-from lead_assets.scoring import score
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.store import LeadStore
-from lead_assets.warehouse import connect, register_partitions
+from lead_assets.leads.scoring import score
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.store import LeadStore
+from lead_assets.warehouse.connection import connect, register_partitions
 from lead_assets_tests.conftest import FIXTURES, write_config
 from lead_assets_tests.openai_server import FakeOpenAI
 from lead_assets_tests.test_sources import AUSTIN

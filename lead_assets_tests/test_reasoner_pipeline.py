@@ -11,18 +11,18 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lead_assets.appraisal import load_property_records
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.cli.main import main as leads_main
 from lead_assets.definitions import build_defs
 from lead_assets.demo.feeds import generate_demo
-from lead_assets.exports import write_buyer_files, write_queue_file
-from lead_assets.ingest import ingest
+from lead_assets.exports.files import write_buyer_files, write_queue_file
+from lead_assets.sources.ingest import ingest
 from lead_assets.reasoner.config import ReasonerFatalError, ReasonerSettings
-from lead_assets.runs import score_partitions
-from lead_assets.scoring import prepare
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import CATEGORIES, RETRY_FILE, REVIEW_FILE, export_key
-from lead_assets.warehouse import connect
+from lead_assets.defs.runs import score_partitions
+from lead_assets.leads.scoring import prepare
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES, RETRY_FILE, REVIEW_FILE, export_key
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.openai_server import (FakeOpenAI, bad_request, content_filter, default_responder, drop,
                                              last_user_message, malformed, ok,
                                              rate_limited, refusal, server_error, timeout, truncated,
@@ -497,7 +497,7 @@ def test_a_contractor_name_in_ideal_contractor_is_replaced_by_the_trade(world):
     rows = world.rows()
     live = rows[~rows["discarded"]]
     assert len(live) > 10
-    from lead_assets.rules_scorer import IDEAL_CONTRACTOR
+    from lead_assets.leads.rules_scorer import IDEAL_CONTRACTOR
     for _, row in live.iterrows():
         assert row["ideal_contractor"] == IDEAL_CONTRACTOR[row["category"]]
         assert "model:ideal_contractor_replaced" in row["flags"]

@@ -13,8 +13,8 @@ from lead_assets.reasoner.config import ReasonerSettings
 from lead_assets.reasoner.models import resolve_model
 from lead_assets.reasoner.prompt import input_hash, permit_input
 from lead_assets.reasoner.schema import parse_answer
-from lead_assets.rules_scorer import IDEAL_CONTRACTOR
-from lead_assets.settings import ConfigError
+from lead_assets.leads.rules_scorer import IDEAL_CONTRACTOR
+from lead_assets.config.errors import ConfigError
 from lead_assets_tests.openai_server import FakeOpenAI
 
 KEY = "sk-test-servers-0123456789abcdefghij"

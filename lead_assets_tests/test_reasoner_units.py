@@ -12,8 +12,8 @@ from lead_assets.reasoner.prompt import (PROMPT_VERSION, SYSTEM_PROMPT, USER_PRE
                                          permit_input, suspected_injection)
 from lead_assets.reasoner.schema import (IDEAL_MAX, MAX_FLAGS, REASONING_MAX, AnswerError, LeadAnswer,
                                          interpret_completion, json_schema, openai_keywords_ok, parse_answer)
-from lead_assets.settings import ConfigError
-from lead_assets.taxonomy import CATEGORIES
+from lead_assets.config.errors import ConfigError
+from lead_assets.leads.taxonomy import CATEGORIES
 from lead_assets_tests.openai_server import MALFORMED_CONTENT, WRONG_VALUES
 
 REASONER_VARS = ("LEADS_OPENAI_MODEL", "LEADS_OPENAI_API_KEY", "OPENAI_API_KEY", "LEADS_OPENAI_BASE_URL",

@@ -7,16 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from lead_assets.exports import write_atomic, write_buyer_files
+from lead_assets.exports.files import write_atomic, write_buyer_files
 from lead_assets.sales.buyers import Buyer, buyer_slug, get_buyer, list_buyers, validate_buyer_name
 from lead_assets.sales.deliveries import deliver, package_dir, record_deliveries
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.money import parse_money
 from lead_assets.sales.sharing import sharing_violations
-from lead_assets.settings import Settings
-from lead_assets.store import LeadStore
-from lead_assets.taxonomy import EXPORT_COLUMNS, REVIEW_FILE
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.store import LeadStore
+from lead_assets.leads.taxonomy import EXPORT_COLUMNS, REVIEW_FILE
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
     TODAY, all_main_ids, file_rows, main_file_ids, query, review_leads, run, sales_template, shop, snapshot,
     top_lead,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lead_assets.settings import Settings
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import write_config
 
 TODAY = date(2026, 11, 28)
@@ -28,10 +28,10 @@ def partitions(settings: Settings) -> list[tuple[str, date]]:
 
 
 def build(settings: Settings) -> None:
-    from lead_assets.appraisal import load_property_records
-    from lead_assets.exports import write_buyer_files, write_queue_file
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.exports.files import write_buyer_files, write_queue_file
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
     load_property_records(settings)
     parts = partitions(settings)
     ingest(settings, parts)
@@ -109,7 +109,7 @@ def main_file_ids(settings: Settings, key: str) -> set[tuple[str, str]]:
 
 
 def all_main_ids(settings: Settings) -> set[str]:
-    from lead_assets.taxonomy import export_keys
+    from lead_assets.leads.taxonomy import export_keys
     return {pid for k in export_keys() for _, pid in main_file_ids(settings, k)}
 
 

@@ -9,14 +9,14 @@ from lead_assets.sales.buyers import add_buyer
 from lead_assets.sales.deliveries import deliver
 from lead_assets.sales.leads import set_status
 from lead_assets.sales.selling import sell
-from lead_assets.appraisal import load_property_records
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.definitions import build_defs
 from lead_assets.defs.assets.sales import lead_sales
 from lead_assets.defs.resources import LeadsResource
-from lead_assets.exports import write_buyer_files, write_queue_file
-from lead_assets.ingest import ingest
-from lead_assets.scoring import score
-from lead_assets.store import LeadStore
+from lead_assets.exports.files import write_buyer_files, write_queue_file
+from lead_assets.sources.ingest import ingest
+from lead_assets.leads.scoring import score
+from lead_assets.warehouse.store import LeadStore
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
     all_main_ids, partitions, query, review_leads, run, sales_template, shop, snapshot, top_lead,
 )

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from lead_assets.appraisal import load_property_records
-from lead_assets.ingest import ingest
-from lead_assets.scoring import score
-from lead_assets.settings import Settings
-from lead_assets.warehouse import connect
+from lead_assets.sources.appraisal import load_property_records
+from lead_assets.sources.ingest import ingest
+from lead_assets.leads.scoring import score
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import write_config
 from lead_assets_tests.test_sources import TESTVILLE
 
@@ -114,7 +114,7 @@ BOUNDARIES = {100: "A", 80: "A", 79: "B", 50: "B", 49: "C", 0: "C", -1: "RETRY"}
 def test_the_pipelines_tiers_at_the_boundaries(project):
     """A scorer that answers exactly 100/80/79/50/49/0/-1: the tiers the pipeline's SQL stores
     (scoring.write) and the buyer files they land in."""
-    from lead_assets.exports import write_buyer_files
+    from lead_assets.exports.files import write_buyer_files
     day = date(2026, 11, 27)
     load_property_records(project)
     ingest(project, [("plano", day)])

@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
-from lead_assets.ingest import ingest
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.warehouse import connect
+from lead_assets.sources.ingest import ingest
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import FIXTURES, write_config
 
 AUSTIN = """

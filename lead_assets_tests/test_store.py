@@ -14,8 +14,8 @@ from lead_assets.sales.buyers import add_buyer
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.leads import set_status
 from lead_assets.sales.selling import sell
-from lead_assets.settings import ConfigError
-from lead_assets.store import Lead, LeadStore
+from lead_assets.config.errors import ConfigError
+from lead_assets.warehouse.store import Lead, LeadStore
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
     query, run, sales_template, shop, top_lead,
 )

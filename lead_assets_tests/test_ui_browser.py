@@ -32,7 +32,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lead_assets.settings import PROJECT_ROOT, Settings
+from lead_assets.config.settings import PROJECT_ROOT, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -250,10 +250,10 @@ def scored_status(settings: Settings, instance, days) -> dict[str, str | None]:
 def _test_the_ui(tmp_path, monkeypatch, stack):
     from lead_assets.definitions import build_defs
     from lead_assets.demo.feeds import generate_demo
-    from lead_assets.exports import file_path, stale_buyer_files, write_buyer_files, write_queue_file
-    from lead_assets.runs import RunSummary, failed_partitions, load_properties, score_partitions
-    from lead_assets.taxonomy import export_keys
-    from lead_assets.warehouse import connect
+    from lead_assets.exports.files import file_path, stale_buyer_files, write_buyer_files, write_queue_file
+    from lead_assets.defs.runs import RunSummary, failed_partitions, load_properties, score_partitions
+    from lead_assets.leads.taxonomy import export_keys
+    from lead_assets.warehouse.connection import connect
     from lead_assets_tests.openai_server import FakeOpenAI, server_error
     from lead_assets_tests.test_automation import (
         D1, END, TODAY, new_dagster_home, open_instance, write_config,
@@ -310,10 +310,10 @@ def _test_the_ui(tmp_path, monkeypatch, stack):
 def _walk_the_ui(page, url, instance, settings, descriptions, before, server, retry_ids, scored_before):
     from playwright.sync_api import expect
 
-    from lead_assets.exports import file_path, stale_buyer_files
-    from lead_assets.runs import failed_partitions
-    from lead_assets.taxonomy import RETRY_FILE, export_keys
-    from lead_assets.warehouse import connect
+    from lead_assets.exports.files import file_path, stale_buyer_files
+    from lead_assets.defs.runs import failed_partitions
+    from lead_assets.leads.taxonomy import RETRY_FILE, export_keys
+    from lead_assets.warehouse.connection import connect
     from lead_assets_tests.test_automation import D1, D2
 
     # 1. The asset graph shows every asset.

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from lead_assets.cli.args import parse_count, parse_day
-from lead_assets.runs import days_between
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.taxonomy import CATEGORIES, TIERS
+from lead_assets.defs.runs import days_between
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES, TIERS
 
 
 def _progress(total: int, desc: str):
@@ -27,7 +28,7 @@ def _progress(total: int, desc: str):
 def _score(settings: Settings, cities: list[str], since: date, until: date, *, limit=None, scorer="rules",
            retry_only=False, load_properties=True, label="score", refetch=False) -> dict:
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import RunSummary, load_properties as load_props, project_instance, \
+    from lead_assets.defs.runs import RunSummary, load_properties as load_props, project_instance, \
         refresh_exports, score_partitions
     defs, instance = build_defs(settings), project_instance()
     summary = RunSummary()
@@ -51,7 +52,7 @@ def _score(settings: Settings, cities: list[str], since: date, until: date, *, l
 
 def _print_summary(settings: Settings, summary, started: float, parts: list[tuple[str, date]], *,
                    exports_dir: Path | None = None) -> None:
-    from lead_assets.warehouse import connect, register_partitions
+    from lead_assets.warehouse.connection import connect, register_partitions
     exports_dir = exports_dir or settings.exports_dir
     scored = summary.metadata.get("scored_leads", [])   # one per partition, with its own counts
     files = summary.materialized.get("lead_exports", 0)
@@ -147,12 +148,12 @@ def _dry_run(settings, cities, since, until, limit, scorer, retry_only, started)
     """Score a copy of the warehouse into a scratch folder; the real ones are not touched."""
     from dataclasses import replace
 
-    from lead_assets.appraisal import load_property_records
-    from lead_assets.exports import write_buyer_files, write_queue_file
-    from lead_assets.ingest import ingest
-    from lead_assets.runs import days_between
-    from lead_assets.scoring import score
-    from lead_assets.warehouse import connect
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.exports.files import write_buyer_files, write_queue_file
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.defs.runs import days_between
+    from lead_assets.leads.scoring import score
+    from lead_assets.warehouse.connection import connect
 
     scratch = Path(tempfile.mkdtemp(prefix="leads-dry-run-"))
     copy = scratch / "warehouse.duckdb"
@@ -187,11 +188,11 @@ def _dry_run(settings, cities, since, until, limit, scorer, retry_only, started)
 # ---------------------------------------------------------------- list
 
 def cmd_list(args, settings: Settings) -> int:
-    from lead_assets.store import LeadStore
+    from lead_assets.warehouse.store import LeadStore
     frame = LeadStore(settings).filter(category=args.category, tier=args.tier, status=args.status,
                                        city=args.city, limit=args.limit, as_frame=True)
     if args.format == "csv":
-        from lead_assets.exports import neutralize
+        from lead_assets.exports.files import neutralize
         # Opened in a spreadsheet like an export file: the same formula neutralization.
         neutralize(frame, list(frame.select_dtypes(include=["object", "string"]).columns)).to_csv(
             sys.stdout, index=False)

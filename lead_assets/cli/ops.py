@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from lead_assets.cli.args import parse_day
-from lead_assets.settings import ConfigError, Settings
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
 
 
 def _label(parts: list[tuple[str, date]], limit: int = 6) -> str:
@@ -20,7 +21,7 @@ def _label(parts: list[tuple[str, date]], limit: int = 6) -> str:
 
 
 def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only: bool, command: str) -> int:
-    from lead_assets.runs import partition_ranges, retry_rows
+    from lead_assets.defs.runs import partition_ranges, retry_rows
     started = time.monotonic()
     if not parts:
         print("nothing to do   no partition holds RETRY rows" if retry_only else "nothing to do   no partitions selected")
@@ -41,7 +42,7 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
         ReasonerSettings.from_env().require_key()
 
     from lead_assets.definitions import build_defs
-    from lead_assets.runs import effective_scorer, project_instance, refresh_exports, score_ranges
+    from lead_assets.defs.runs import effective_scorer, project_instance, refresh_exports, score_ranges
     defs, instance = build_defs(settings), project_instance()
     summary = score_ranges(defs, settings, instance, parts, scorer=scorer, retry_only=retry_only, command=command)
     refresh_exports(defs, settings, instance, summary=summary)
@@ -67,7 +68,7 @@ def _run(args, settings: Settings, parts: list[tuple[str, date]], *, retry_only:
 
 
 def cmd_retry(args, settings: Settings) -> int:
-    from lead_assets.runs import failed_partitions, retry_file_partitions
+    from lead_assets.defs.runs import failed_partitions, retry_file_partitions
     cities = settings.select_cities(args.cities)
     parts = failed_partitions(settings, cities=cities)
     if args.retry_only:
@@ -77,7 +78,7 @@ def cmd_retry(args, settings: Settings) -> int:
 
 
 def cmd_backfill(args, settings: Settings) -> int:
-    from lead_assets.runs import days_between, failed_partitions
+    from lead_assets.defs.runs import days_between, failed_partitions
     yesterday = settings.today() - timedelta(days=1)
     cities = settings.select_cities(args.cities)
     since, until = args.since or settings.start_date, args.until or yesterday

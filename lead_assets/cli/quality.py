@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lead_assets.cli.args import parse_day
-from lead_assets.settings import ConfigError, Settings
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
 
 
 def _only_city(settings: Settings, city: str | None) -> str:
@@ -16,7 +17,7 @@ def _only_city(settings: Settings, city: str | None) -> str:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from lead_assets.quality import evaluate
+    from lead_assets.leads.quality import evaluate
     city = _only_city(settings, args.city)
     report = evaluate(settings, city, Path(args.labels), [Path(p) for p in args.rows] if args.rows else None)
     print(f"{args.labels} against {city}'s feed (rules classifier, production SQL)")
@@ -25,7 +26,7 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_vocab(args, settings: Settings) -> int:
-    from lead_assets.quality import vocabulary
+    from lead_assets.leads.quality import vocabulary
     city = _only_city(settings, args.city)
     table = vocabulary(settings, city, since=args.since, until=args.until)
     if table.empty:

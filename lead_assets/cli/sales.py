@@ -13,8 +13,8 @@ import os
 import sys
 
 from lead_assets.cli.args import parse_day
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
 
 
 def _dagster_event(settings: Settings) -> None:
@@ -23,7 +23,7 @@ def _dagster_event(settings: Settings) -> None:
         return
     try:
         from lead_assets.defs.assets.sales import report_sales_event
-        from lead_assets.runs import project_instance
+        from lead_assets.defs.runs import project_instance
         instance = project_instance()
         try:
             report_sales_event(instance, settings)
@@ -208,7 +208,7 @@ def cmd_archive(args, settings: Settings) -> int:
 
 def cmd_status(args, settings: Settings) -> int:
     from lead_assets.sales.leads import lead_history, set_status
-    from lead_assets.store import LeadStore
+    from lead_assets.warehouse.store import LeadStore
     if args.status:
         lead = set_status(settings, args.permit_id, args.status, city=args.city, note=args.note)
         print(f"{lead.label}: status {args.status if args.status != 'new' else 'cleared'}")

@@ -25,12 +25,12 @@ import dagster as dg
 from lead_assets.defs.assets.leads import CHECK_SQL
 from lead_assets.defs.jobs import export_job, score_job
 from lead_assets.defs.partitions import city_day_partitions
-from lead_assets.runs import (
+from lead_assets.defs.runs import (
     SCORED, SCORER_TAG, TRIGGER_TAG, effective_scorer, export_in_flight, export_plan,
     failed_partitions, in_flight_partitions, partition_ranges, range_tags, stale_queue_files,
 )
-from lead_assets.settings import Settings
-from lead_assets.warehouse import WarehouseBusy, connect
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import WarehouseBusy, connect
 
 # A sensor gives up on a busy warehouse after this long and tries again at its next tick
 # (a daemon tick must stay well under Dagster's 60 s sensor timeout).
@@ -166,7 +166,7 @@ def bad_tiers(settings: Settings) -> int:
 
 
 def exports_evaluation(settings: Settings, instance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-    from lead_assets.exports import stale_buyer_files
+    from lead_assets.exports.files import stale_buyer_files
 
     state = json.loads(cursor) if cursor else {}
     after = state.get("after")

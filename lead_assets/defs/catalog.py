@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lead_assets.settings import Settings
+from lead_assets.config.settings import Settings
 
 PIPELINE = "team:lead-pipeline"   # permits in, classification, scores
 SALES = "team:lead-sales"         # buyer files, deliveries, revenue

@@ -1,6 +1,6 @@
 """Partitions: permits are city x day (or city group x day); exports are one partition per buyer file.
 
-`[partitions] scheme` (lead_assets/partition_scheme.py) picks the first dimension: the cities
+`[partitions] scheme` (lead_assets/config/partition_scheme.py) picks the first dimension: the cities
 themselves (city_day) or groups of them (group_day). Either way the assets work on (city, day)
 pairs; `to_city_days` expands a group's key into every city of the group.
 """
@@ -9,8 +9,8 @@ from datetime import date
 
 import dagster as dg
 
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import export_keys
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import export_keys
 
 
 def city_day_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:

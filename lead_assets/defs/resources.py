@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from lead_assets.settings import Settings
+from lead_assets.config.settings import Settings
 
 
 class LeadsResource(dg.ConfigurableResource):

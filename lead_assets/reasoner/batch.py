@@ -22,7 +22,7 @@ from lead_assets.reasoner.client import ModelCaller, Outcome, Request
 from lead_assets.reasoner.config import ReasonerFatalError, ReasonerSettings
 from lead_assets.reasoner.prompt import PROMPT_VERSION
 from lead_assets.reasoner.schema import SCHEMA_VERSION, Usage, interpret_completion
-from lead_assets.warehouse import connect
+from lead_assets.warehouse.connection import connect
 
 ENDPOINT = "/v1/chat/completions"
 DONE = ("completed", "failed", "expired", "cancelled")

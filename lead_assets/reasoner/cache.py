@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from lead_assets.reasoner.schema import Usage, Verdict
-from lead_assets.warehouse import ddl_for, transaction
+from lead_assets.warehouse.connection import ddl_for, transaction
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS reasoner_cache (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from lead_assets.rules_scorer import IDEAL_CONTRACTOR
+from lead_assets.leads.rules_scorer import IDEAL_CONTRACTOR
 
 OTHER = "other"
 

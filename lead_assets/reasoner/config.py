@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from urllib.parse import urlsplit
 
-from lead_assets.settings import ConfigError
+from lead_assets.config.errors import ConfigError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5-mini"

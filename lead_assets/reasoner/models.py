@@ -12,7 +12,7 @@ import os
 from dataclasses import replace
 
 from lead_assets.reasoner.config import ReasonerSettings, is_reasoning_model
-from lead_assets.settings import ConfigError
+from lead_assets.config.errors import ConfigError
 
 
 def served_models(cfg: ReasonerSettings) -> list[str]:

@@ -19,8 +19,8 @@ import math
 import re
 
 from lead_assets.reasoner.schema import IDEAL_MAX, MODEL_FLAGS, REASONING_MAX, clean_text
-from lead_assets.rules_scorer import IDEAL_CONTRACTOR
-from lead_assets.taxonomy import GROUP_OF
+from lead_assets.leads.rules_scorer import IDEAL_CONTRACTOR
+from lead_assets.leads.taxonomy import GROUP_OF
 
 DESCRIPTION_MAX = 1500
 NAME_MAX = 120

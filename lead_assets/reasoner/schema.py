@@ -31,7 +31,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lead_assets.taxonomy import CATEGORIES, CONTACT_PRIORITIES
+from lead_assets.leads.taxonomy import CATEGORIES, CONTACT_PRIORITIES
 
 REASONING_MAX = 400
 IDEAL_MAX = 80

@@ -32,10 +32,10 @@ from lead_assets.reasoner.config import ReasonerSettings
 from lead_assets.reasoner.models import resolve_model
 from lead_assets.reasoner.prompt import PROMPT_VERSION, input_hash, permit_input, suspected_injection
 from lead_assets.reasoner.schema import MAX_FLAGS, SCHEMA_VERSION, Usage, Verdict, clean_text, sanitize_flag
-from lead_assets.rules_scorer import BASE
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import CAPPED_AT_C, CATEGORIES
-from lead_assets.warehouse import connect
+from lead_assets.leads.rules_scorer import BASE
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CAPPED_AT_C, CATEGORIES
+from lead_assets.warehouse.connection import connect
 
 INT_COLUMNS = ("score", "attempts")
 FLUSH_SECONDS = 30.0       # cache writes during a long run, at most this far apart

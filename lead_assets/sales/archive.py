@@ -16,9 +16,9 @@ from lead_assets.sales.deliveries import Package, package_dir, record_deliveries
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.leads import LEAD_REF_SQL, LeadRef, refresh_files
 from lead_assets.sales.sharing import lead_holders, sharing_problem
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import EXPORT_COLUMNS, export_keys
-from lead_assets.warehouse import connect, transaction
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import EXPORT_COLUMNS, export_keys
+from lead_assets.warehouse.connection import connect, transaction
 
 
 @dataclass

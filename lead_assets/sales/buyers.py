@@ -12,9 +12,9 @@ from decimal import Decimal
 
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.money import parse_money
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
-from lead_assets.warehouse import connect, retry_conflicts, transaction
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES, TIERS, TRADE_GROUPS
+from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 DEFAULT_MAX_BUYERS = 3                      # a shared buyer's default limit on buyers per lead
 

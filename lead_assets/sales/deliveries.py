@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from lead_assets.exports import render_csv, write_atomic
+from lead_assets.exports.files import render_csv, write_atomic
 from lead_assets.sales.buyers import Buyer, all_buyers, buyer_slug, find_buyer
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.leads import refresh_files
 from lead_assets.sales.sharing import lead_holders, sharing_problem
-from lead_assets.settings import Settings
-from lead_assets.store import LATEST_REVIEW, LATEST_STATUS
-from lead_assets.taxonomy import export_key
-from lead_assets.warehouse import connect, transaction
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.store import LATEST_REVIEW, LATEST_STATUS
+from lead_assets.leads.taxonomy import export_key
+from lead_assets.warehouse.connection import connect, transaction
 
 DELIVERED_DIR = "_delivered"
 

@@ -5,7 +5,7 @@ Every change is one warehouse transaction, validated first: bad input raises Sal
 """
 from __future__ import annotations
 
-from lead_assets.settings import ConfigError
+from lead_assets.config.errors import ConfigError
 
 
 class SalesError(ConfigError):

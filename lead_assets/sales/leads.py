@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lead_assets.exports import write_buyer_files, write_queue_file
-from lead_assets.projects import LEAD_OF_SQL
+from lead_assets.exports.files import write_buyer_files, write_queue_file
+from lead_assets.leads.projects import LEAD_OF_SQL
 from lead_assets.sales.errors import SalesError
 from lead_assets.sales.sharing import lead_holders
-from lead_assets.settings import Settings
-from lead_assets.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
-from lead_assets.taxonomy import TIERS, export_keys
-from lead_assets.warehouse import connect, retry_conflicts, transaction
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.store import LATEST_REVIEW, LATEST_STATUS, MANUAL_STATUSES, only_match
+from lead_assets.leads.taxonomy import TIERS, export_keys
+from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 REVIEW_DECISIONS = ("approve", "reject")
 

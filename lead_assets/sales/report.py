@@ -8,8 +8,8 @@ from decimal import Decimal
 import pandas as pd
 
 from lead_assets.sales.errors import SalesError
-from lead_assets.settings import Settings
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 
 
 @dataclass

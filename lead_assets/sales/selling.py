@@ -9,8 +9,8 @@ from lead_assets.sales.errors import SalesError
 from lead_assets.sales.leads import refresh_files, resolve, sellable_problem
 from lead_assets.sales.money import parse_money
 from lead_assets.sales.sharing import lead_holders, sharing_problem
-from lead_assets.settings import Settings
-from lead_assets.warehouse import connect, retry_conflicts, transaction
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label
 from lead_assets.defs.partitions import export_partitions
 from lead_assets.defs.resources import LeadsResource
-from lead_assets.exports import file_path, write_buyer_files, write_queue_file
-from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE
+from lead_assets.exports.files import file_path, write_buyer_files, write_queue_file
+from lead_assets.leads.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE
 
 ALL_SCORES = dg.AssetDep("scored_leads", partition_mapping=dg.AllPartitionMapping())
 
@@ -47,21 +47,19 @@ def lead_exports(context: dg.AssetExecutionContext, leads: LeadsResource):
                               metadata={"files_checked": len(keys), "bad_files": dg.MetadataValue.json(bad_headers)})
 
 
-@dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
-          **catalog("exports", pii=True, cadence="on_change"),
-          description=f"exports/{REVIEW_FILE}: leads held back from buyers until a person approves them.")
-def needs_review(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
-    settings = leads.settings()
-    rows, written = write_queue_file(settings, "review")
-    return dg.MaterializeResult(metadata={"rows": rows, "rewritten": written,
-                                          "path": dg.MetadataValue.path(str(settings.exports_dir / REVIEW_FILE))})
+def _queue_asset(name: str, kind: str, file: str, description: str) -> dg.AssetsDefinition:
+    """One of the two queue files (review, retry): rewritten whole from the warehouse."""
+    @dg.asset(name=name, deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
+              **catalog("exports", pii=True, cadence="on_change"), description=f"exports/{file}: {description}")
+    def queue(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
+        settings = leads.settings()
+        rows, written = write_queue_file(settings, kind)
+        return dg.MaterializeResult(metadata={"rows": rows, "rewritten": written,
+                                              "path": dg.MetadataValue.path(str(settings.exports_dir / file))})
+    return queue
 
 
-@dg.asset(deps=[ALL_SCORES], group_name="exports", kinds={"csv"},
-          **catalog("exports", pii=True, cadence="on_change"),
-          description=f"exports/{RETRY_FILE}: leads whose scoring failed (score -1, tier RETRY).")
-def retry_queue(context: dg.AssetExecutionContext, leads: LeadsResource) -> dg.MaterializeResult:
-    settings = leads.settings()
-    rows, written = write_queue_file(settings, "retry")
-    return dg.MaterializeResult(metadata={"rows": rows, "rewritten": written,
-                                          "path": dg.MetadataValue.path(str(settings.exports_dir / RETRY_FILE))})
+needs_review = _queue_asset("needs_review", "review", REVIEW_FILE,
+                            "leads held back from buyers until a person approves them.")
+retry_queue = _queue_asset("retry_queue", "retry", RETRY_FILE,
+                           "leads whose scoring failed (score -1, tier RETRY).")

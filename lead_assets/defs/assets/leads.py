@@ -13,9 +13,9 @@ from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.reasoner_pool import reasoner_slot
 from lead_assets.defs.resources import LeadsResource
 from lead_assets.reasoner.resource import ReasonerResource
-from lead_assets.drift import drift_sql, drift_warnings
-from lead_assets.scoring import score
-from lead_assets.warehouse import connect, register_partitions
+from lead_assets.leads.drift import drift_sql, drift_warnings
+from lead_assets.leads.scoring import score
+from lead_assets.warehouse.connection import connect, register_partitions
 
 
 class Scorer(enum.Enum):

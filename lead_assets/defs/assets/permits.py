@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from lead_assets.appraisal import load_property_records
+from lead_assets.sources.appraisal import load_property_records
 from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label, preview
 from lead_assets.defs.partitions import to_city_days
 from lead_assets.defs.resources import LeadsResource
-from lead_assets.ingest import ingest
-from lead_assets.warehouse import connect, register_partitions
+from lead_assets.sources.ingest import ingest
+from lead_assets.warehouse.connection import connect, register_partitions
 
 
 @dg.asset(group_name="sources", kinds={"duckdb"}, pool="warehouse",

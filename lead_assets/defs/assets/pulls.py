@@ -11,7 +11,7 @@ from lead_assets.defs.catalog import catalog
 from lead_assets.defs.metadata import partition_label
 from lead_assets.defs.partitions import partition_key, to_city_days
 from lead_assets.defs.resources import LeadsResource
-from lead_assets.portals.pull import pull
+from lead_assets.sources.portals.pull import pull
 
 
 class PullConfig(dg.Config):

@@ -16,8 +16,8 @@ from lead_assets.defs.resources import LeadsResource
 from lead_assets.sales.money import money
 from lead_assets.sales.report import sales_report
 from lead_assets.sales.sharing import sharing_violations
-from lead_assets.settings import Settings
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import Settings
+from lead_assets.warehouse.connection import connect
 
 
 def _table(frame: pd.DataFrame) -> dg.MarkdownMetadataValue:

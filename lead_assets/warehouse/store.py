@@ -1,6 +1,6 @@
 """Query leads like the seed's ORM: LeadStore(settings).filter(category="pool", tier="A", status="new").
 
-    from lead_assets.store import LeadStore
+    from lead_assets.warehouse.store import LeadStore
     hot_pool = LeadStore("warehouse.duckdb").filter(category="pool", tier="A", status="new")
     hot_pool[0].permit_id, hot_pool[0].sold_price            # typed Lead records (Decimal money)
     LeadStore(settings).filter(status="sold", as_frame=True)  # or a DataFrame (money as Decimal objects)
@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.taxonomy import CATEGORIES, TRADE_GROUPS
-from lead_assets.projects import LEAD_OF_SQL
-from lead_assets.warehouse import connect
+from lead_assets.config.errors import ConfigError
+
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES, TRADE_GROUPS
+from lead_assets.leads.projects import LEAD_OF_SQL
+from lead_assets.warehouse.connection import connect
 
 STATUSES = ("new", "delivered", "sold", "contacted", "converted", "dead")
 MANUAL_STATUSES = ("contacted", "converted", "dead")

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from lead_assets.settings import CANONICAL_FIELDS, REQUIRED_FIELDS, CitySource
+from lead_assets.config.fields import CANONICAL_FIELDS, REQUIRED_FIELDS
+
+from lead_assets.config.settings import CitySource
 
 BAD_ROW_COLUMNS = ("city", "source_file", "source_line", "source_row", "reason")
 

@@ -20,8 +20,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValida
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from lead_assets.settings import CANONICAL_FIELDS, PROPERTY_FIELDS
-from lead_assets.taxonomy import CATEGORIES
+from lead_assets.config.fields import CANONICAL_FIELDS, PROPERTY_FIELDS
+from lead_assets.leads.taxonomy import CATEGORIES
 
 # Commercial leads share their trade's window (rules_scorer.factors_sql strips the prefix).
 FRESHNESS_KEYS = ("default", *dict.fromkeys(c.removeprefix("commercial_") for c in CATEGORIES))
@@ -132,7 +132,7 @@ class Paths(_Table):
 class Partitions(_Table):
     start_date: Day = None
     timezone: TimeZone = None
-    scheme: Literal["city_day", "group_day"] | None = None   # lead_assets/partition_scheme.py
+    scheme: Literal["city_day", "group_day"] | None = None   # lead_assets/config/partition_scheme.py
     groups: Count | None = None
 
 
@@ -207,7 +207,7 @@ class City(_Table):
     classify: Classify | None = None
     projects: Projects | None = None
     source: Source | None = None
-    group: str | None = None          # its spelling is checked by lead_assets/partition_scheme.py
+    group: str | None = None          # its spelling is checked by lead_assets/config/partition_scheme.py
 
 
 class Appraisal(_Table):

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from lead_assets.processes import alive
-from lead_assets.settings import Settings
-from lead_assets.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
-from lead_assets.warehouse import connect
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
+from lead_assets.warehouse.connection import connect
 
 # A leading character a spreadsheet would execute (OWASP CSV injection).
 _FORMULA_START = r"^[=+\-@\t\r]"

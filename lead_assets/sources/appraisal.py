@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lead_assets.addresses import install_macros
-from lead_assets.settings import PROPERTY_FIELDS, Settings
-from lead_assets.sources import parse_csv, decode
-from lead_assets.warehouse import connect, retry_conflicts, transaction
+from lead_assets.sources.addresses import install_macros
+from lead_assets.config.fields import PROPERTY_FIELDS
+from lead_assets.config.settings import Settings
+from lead_assets.sources.landing import parse_csv, decode
+from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 
 @dataclass

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from lead_assets.portals.config import PortalSource
-from lead_assets.portals.http import PortalClient, PortalError
-from lead_assets.portals.pages import Page
+from lead_assets.sources.portals.config import PortalSource
+from lead_assets.sources.portals.http import PortalClient, PortalError
+from lead_assets.sources.portals.pages import Page
 
 # ArcGIS error codes in a 200 body that mean an HTTP status of the same kind.
 _BODY_CODES = {498: 401, 499: 401, 401: 401, 403: 403, 404: 404, 400: 400, 429: 429, 500: 500, 503: 503, 504: 504}

@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
-from lead_assets.portals import arcgis, socrata
-from lead_assets.portals.config import PortalSource
-from lead_assets.portals.http import PortalClient, PortalError, now_utc
-from lead_assets.portals.pages import read_manifest, write_day
-from lead_assets.settings import Settings
+from lead_assets.sources.portals import arcgis, socrata
+from lead_assets.sources.portals.config import PortalSource
+from lead_assets.sources.portals.http import PortalClient, PortalError, now_utc
+from lead_assets.sources.portals.pages import read_manifest, write_day
+from lead_assets.config.settings import Settings
 
 log = logging.getLogger(__name__)
 FETCHERS = {"socrata": socrata, "arcgis": arcgis}

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lead_assets.settings import ConfigError
-from lead_assets.warehouse import transaction
+from lead_assets.config.errors import ConfigError
+from lead_assets.warehouse.connection import transaction
 
 # Broadest scope first: which permit's category a project takes, and which permit leads it
 # when no building permit does. Trades come last: a lone EP is still its trade.

@@ -6,7 +6,7 @@ they jump against the city's recent days.
 """
 from __future__ import annotations
 
-from lead_assets.classify import default_rules
+from lead_assets.leads.classify import default_rules
 
 VOCAB = "coalesce(r.permit_type, '') || ' | ' || coalesce(r.work_class, '')"
 

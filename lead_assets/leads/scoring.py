@@ -13,14 +13,15 @@ from datetime import date
 
 import pandas as pd
 
-from lead_assets import projects
-from lead_assets.addresses import install_macros
-from lead_assets.classify import (address_commercial_sql, matches_sql, type_sql, classify_sql, default_rules, owner_commercial_sql,
+from lead_assets.leads import projects
+from lead_assets.sources.addresses import install_macros
+from lead_assets.leads.classify import (address_commercial_sql, matches_sql, type_sql, classify_sql, default_rules, owner_commercial_sql,
                                   party_discard_sql, party_key_sql, permit_trade_sql)
-from lead_assets.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.taxonomy import GROUP_OF, TIER_SQL
-from lead_assets.warehouse import connect, register_partitions, retry_conflicts, transaction
+from lead_assets.leads.rules_scorer import BUSINESS_OWNER, HOMEOWNER_MARKER, factors_sql, lead_fields_sql, score_sql
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import GROUP_OF, TIER_SQL
+from lead_assets.warehouse.connection import connect, register_partitions, retry_conflicts, transaction
 
 
 @dataclass

@@ -9,33 +9,18 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from lead_assets.classify import CityRules, RulesError
-from lead_assets.partition_scheme import PartitionScheme, SchemeError
+from lead_assets.config.errors import ConfigError
+from lead_assets.config.fields import CANONICAL_FIELDS, REQUIRED_FIELDS
+from lead_assets.config.partition_scheme import PartitionScheme, SchemeError
+from lead_assets.config.schema import check
+from lead_assets.leads.classify import CityRules, RulesError
+from lead_assets.leads.projects import ProjectRules
+from lead_assets.sources.portals.config import DATE_FORMATS, PortalSource, parse_source
+from lead_assets.sources.portals.pages import landing_glob
 
-if TYPE_CHECKING:
-    from lead_assets.portals.config import PortalSource
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-# Canonical permit fields (BLDS names in snake_case) that a source may map.
-CANONICAL_FIELDS = (
-    "permit_num", "permit_type", "work_class", "description", "issued_date", "applied_date",
-    "original_address", "original_zip", "est_project_cost", "applicant_name",
-    "contractor_name", "owner_name", "status",
-)
-REQUIRED_FIELDS = ("permit_num", "issued_date", "description", "original_address")
-
-PROPERTY_FIELDS = (
-    "prop_id", "situs_address", "situs_city", "situs_zip", "owner_name", "mail_address",
-    "mail_city", "mail_state", "mail_zip", "market_value", "homestead",
-)
-
-
-class ConfigError(ValueError):
-    """The configuration or a selection made against it is wrong."""
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -47,8 +32,8 @@ class CitySource:
     date_formats: tuple[str, ...]
     columns: dict[str, str]           # canonical field -> source column
     classify: CityRules = field(default_factory=CityRules)  # [cities.<key>.classify]: type map, number codes
-    source: "PortalSource | None" = None  # [cities.X.source]: a Socrata / ArcGIS portal; None = file drop
-    projects: object | None = None    # ProjectRules from [cities.<key>.projects] (lead_assets/projects.py)
+    source: PortalSource | None = None  # [cities.X.source]: a Socrata / ArcGIS portal; None = file drop
+    projects: object | None = None    # ProjectRules from [cities.<key>.projects] (lead_assets/leads/projects.py)
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "json"):
@@ -116,7 +101,7 @@ class AutomationSettings:
 
 @dataclass(frozen=True)
 class WarehouseSettings:
-    """`[warehouse]`: which engine holds the warehouse tables (lead_assets/warehouse.py).
+    """`[warehouse]`: which engine holds the warehouse tables (lead_assets/warehouse/connection.py).
 
     backend "duckdb" (the default) is the embedded file at [paths] warehouse, one writer
     process at a time behind a file lock. "ducklake" keeps the tables in DuckLake: the
@@ -198,7 +183,6 @@ class Settings:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        from lead_assets.config_schema import check  # it imports the field lists from here
         problem = check(raw)
         if problem:
             raise ConfigError(f"{path}: {problem}")
@@ -214,13 +198,13 @@ class Settings:
         # With backend = "ducklake", connect(settings.warehouse_path) opens the lake. Only a
         # loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
         # (dry runs, the quality eval) stays a local DuckDB file and never writes to the lake.
-        from lead_assets.warehouse import use_lake
+        from lead_assets.warehouse.connection import use_lake
         use_lake(settings.warehouse_path, settings.warehouse if settings.warehouse.backend == "ducklake" else None)
         return settings
 
     @classmethod
     def _build(cls, path: Path, raw: dict, overrides: dict, today: date | None) -> "Settings":
-        """Settings from a `raw` TOML that fits the schema (lead_assets/config_schema.py)."""
+        """Settings from a `raw` TOML that fits the schema (lead_assets/config/schema.py)."""
         base = path.parent
         paths = raw.get("paths", {})
 
@@ -228,12 +212,9 @@ class Settings:
             value = overrides.get(key) or os.environ.get(env) or paths.get(key, default)
             return (base / value).resolve()
 
-        from lead_assets.projects import ProjectRules  # it imports ConfigError from here
 
         cities = {}
         timezone = raw.get("partitions", {}).get("timezone", "America/Chicago")
-        from lead_assets.portals.config import DATE_FORMATS, parse_source
-        from lead_assets.portals.pages import landing_glob
         for key, entry in raw.get("cities", {}).items():
             source = parse_source(key.lower(), entry.get("source"), timezone)
             formats = entry.get("date_format", DATE_FORMATS[source.kind] if source else "%Y-%m-%d")

@@ -6,7 +6,7 @@ database, does one short piece of work and closes it. Nothing holds a connection
 a model call. Two runs on different partitions queue for a moment instead of failing.
 
 With `[warehouse] backend = "ducklake"` the same `connect(settings.warehouse_path)` opens
-the DuckLake catalog instead (lead_assets/lake.py), without the lock.
+the DuckLake catalog instead (lead_assets/warehouse/lake.py), without the lock.
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ import duckdb
 import pandas as pd
 from filelock import FileLock
 
-from lead_assets.lake import claim, close_cursor, ddl, is_lake, open_cursor
-from lead_assets.lake import retry_conflicts  # noqa: F401  (writers import it from here)
+from lead_assets.warehouse.lake import claim, close_cursor, ddl, is_lake, open_cursor
+from lead_assets.warehouse.lake import retry_conflicts  # noqa: F401  (writers import it from here)
 
 if TYPE_CHECKING:
-    from lead_assets.settings import WarehouseSettings
+    from lead_assets.config.settings import WarehouseSettings
 
 
 SCHEMA = """
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS scored_leads (
     needs_review BOOLEAN NOT NULL, review_reasons VARCHAR,
     attempts INTEGER NOT NULL DEFAULT 0, last_error VARCHAR, rules_score INTEGER
 );
--- Project membership (lead_assets/projects.py): every raw permit in exactly one project.
+-- Project membership (lead_assets/leads/projects.py): every raw permit in exactly one project.
 -- The project's lead is the one member that has a scored_leads row (view project_permits).
 CREATE TABLE IF NOT EXISTS permit_projects (
     city VARCHAR NOT NULL, permit_num VARCHAR NOT NULL, project_id VARCHAR NOT NULL,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from lead_assets.portals.config import PortalSource
-from lead_assets.portals.http import PortalClient, PortalError
-from lead_assets.portals.pages import Page
+from lead_assets.sources.portals.config import PortalSource
+from lead_assets.sources.portals.http import PortalClient, PortalError
+from lead_assets.sources.portals.pages import Page
 
 
 def endpoint(source: PortalSource) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 
 from lead_assets.processes import alive, start_marker
-from lead_assets.settings import PROJECT_ROOT, Settings
-from lead_assets.taxonomy import export_keys
+from lead_assets.config.settings import PROJECT_ROOT, Settings
+from lead_assets.leads.taxonomy import export_keys
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -152,7 +152,7 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 def retry_rows(settings: Settings, *, cities: list[str] | None = None, since: date | None = None,
                until: date | None = None, timeout: float = 600.0) -> dict[tuple[str, date], int]:
     """RETRY rows per city x day partition (configured cities and partition days only)."""
-    from lead_assets.warehouse import connect
+    from lead_assets.warehouse.connection import connect
     with connect(settings.warehouse_path, timeout=timeout) as con:
         rows = con.execute("""SELECT city, permit_day, count(*) FROM scored_leads WHERE tier = 'RETRY'
                               GROUP BY ALL ORDER BY permit_day, city""").fetchall()
@@ -232,8 +232,8 @@ def retry_file_partitions(settings: Settings, path: Path) -> list[tuple[str, dat
     """
     import csv
 
-    from lead_assets.settings import ConfigError
-    from lead_assets.warehouse import connect
+    from lead_assets.config.errors import ConfigError
+    from lead_assets.warehouse.connection import connect
     if not path.exists():
         raise ConfigError(f"retry file not found: {path}")
     with path.open(newline="", encoding="utf-8") as fh:
@@ -341,8 +341,8 @@ def stale_queue_files(settings: Settings) -> list[str]:
     import tempfile
     from dataclasses import replace
 
-    from lead_assets.exports import write_queue_file
-    from lead_assets.taxonomy import RETRY_FILE, REVIEW_FILE
+    from lead_assets.exports.files import write_queue_file
+    from lead_assets.leads.taxonomy import RETRY_FILE, REVIEW_FILE
     out = []
     with tempfile.TemporaryDirectory(prefix="leads-queue-check-") as scratch:
         probe = replace(settings, exports_dir=Path(scratch))   # render into scratch, compare

@@ -6,7 +6,7 @@ from datetime import date
 
 import duckdb
 
-from lead_assets.addresses import install_macros
+from lead_assets.sources.addresses import install_macros
 
 MAX_DESCRIPTION = 2000   # characters kept for scoring and export; the source row keeps all
 

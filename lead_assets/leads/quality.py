@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from lead_assets.settings import ConfigError, Settings
-from lead_assets.taxonomy import CATEGORIES
+from lead_assets.config.errors import ConfigError
+
+from lead_assets.config.settings import Settings
+from lead_assets.leads.taxonomy import CATEGORIES
 
 LABEL_COLUMNS = ("permit_number", "category", "acceptable", "is_commercial", "discard", "note")
 
@@ -171,9 +173,9 @@ def scratch_settings(settings: Settings, city: str, workdir: Path, rows: list[Pa
 
 def predict(settings: Settings, city: str, rows: list[Path] | None = None) -> pd.DataFrame:
     """Ingest and score the city's feed with the production SQL; one row per permit."""
-    from lead_assets.ingest import ingest
-    from lead_assets.scoring import score
-    from lead_assets.warehouse import connect
+    from lead_assets.sources.ingest import ingest
+    from lead_assets.leads.scoring import score
+    from lead_assets.warehouse.connection import connect
 
     with tempfile.TemporaryDirectory(prefix="leads-eval-") as tmp:
         scratch = scratch_settings(settings, city, Path(tmp), rows)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from lead_assets.taxonomy import CATEGORIES
+from lead_assets.leads.taxonomy import CATEGORIES
 
 RULES_PATH = Path(__file__).with_name("classification.toml")
 

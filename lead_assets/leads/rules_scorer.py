@@ -5,7 +5,7 @@ Each factor is a column of points; the score is their sum around a base, clamped
 """
 from __future__ import annotations
 
-from lead_assets.taxonomy import TIER_SQL
+from lead_assets.leads.taxonomy import TIER_SQL
 
 BASE = 40
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 if TYPE_CHECKING:
-    from lead_assets.settings import WarehouseSettings
+    from lead_assets.config.settings import WarehouseSettings
 
 ALIAS = "leads_lake"          # the attached catalog's name inside each DuckDB connection
 ATTEMPTS = 12                 # tries of one write unit before a conflict is reported

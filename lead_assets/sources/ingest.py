@@ -5,10 +5,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from lead_assets.normalize import normalize
-from lead_assets.settings import Settings
-from lead_assets.sources import read_city, stage
-from lead_assets.warehouse import connect, register_partitions, retry_conflicts, transaction
+from lead_assets.sources.normalize import normalize
+from lead_assets.config.settings import Settings
+from lead_assets.sources.landing import read_city, stage
+from lead_assets.warehouse.connection import connect, register_partitions, retry_conflicts, transaction
 
 
 @dataclass

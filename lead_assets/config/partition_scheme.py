@@ -63,7 +63,7 @@ class PartitionScheme:
     @classmethod
     def from_toml(cls, partitions: dict, cities: dict[str, dict]) -> "PartitionScheme":
         """`partitions`: the [partitions] table; `cities`: lowercased key -> [cities.<key>] table."""
-        # Types were checked by the schema (lead_assets/config_schema.py); these are the rules of meaning.
+        # Types were checked by the schema (lead_assets/config/schema.py); these are the rules of meaning.
         kind = partitions.get("scheme", "city_day")
         groups = partitions.get("groups")
         group_of = {}

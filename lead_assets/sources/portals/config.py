@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lead_assets.settings import ConfigError
+from lead_assets.config.errors import ConfigError
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")   # a field name we may splice into a query
 
@@ -47,7 +47,7 @@ class PortalSource:
 def parse_source(city: str, raw: dict | None, timezone: str) -> PortalSource | None:
     """The `[cities.<city>.source]` table; None for a file drop (no table, or kind = "file").
 
-    Its keys and their types were checked against the schema (lead_assets/config_schema.py)."""
+    Its keys and their types were checked against the schema (lead_assets/config/schema.py)."""
     where = f"[cities.{city}.source]"
     kind = (raw or {}).get("kind", "file")
     if kind == "file":

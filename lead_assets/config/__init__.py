@@ -1,0 +1,1 @@
+"""The configuration: `leads.toml` read into Settings, its schema, and the partition scheme."""

@@ -1,0 +1,1 @@
+"""The CSV files sold to contractors, the review queue and the retry queue."""

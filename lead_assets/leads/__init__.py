@@ -1,0 +1,1 @@
+"""The lead logic: taxonomy, classification rules, scoring, projects, quality and drift. Plain Python and SQL, no Dagster."""

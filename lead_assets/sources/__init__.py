@@ -1,0 +1,1 @@
+"""Where permits come from: landing files, portal pulls, normalization, appraisal records, address keys."""

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connections and locking, and the tables the pipeline keeps."""
