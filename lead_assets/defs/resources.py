@@ -14,6 +14,19 @@ class LeadsResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         return Settings.load(self.config_path)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every asset and check uses this resource, so each step records which process runs
+        # its run: a run worker SIGKILLed while STARTED is then failed by fail_dead_runs,
+        # which Dagster's run monitoring cannot do with the default run launcher.
+        if context.instance is None or context.run_id is None:   # e.g. a sensor's resources
+            return
+        from lead_assets.defs.runs import tag_run_worker
+        try:
+            tag_run_worker(context.instance, context.run_id)
+        except Exception as exc:   # bookkeeping only: never the reason a run fails
+            if context.log is not None:
+                context.log.warning(f"could not record this run's process: {exc}")
+
 
 def build_resources(settings: Settings) -> dict:
     """Every resource the definitions bind."""

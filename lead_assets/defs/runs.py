@@ -96,7 +96,7 @@ def _execute(defs: dg.Definitions, job: str, instance, *, tags=None, run_config=
     run_id = make_new_run_id()
     try:
         defs.resolve_job_def(job).execute_in_process(
-            instance=instance, tags={**(tags or {}), **process_tags()}, run_config=config, raise_on_error=True, run_id=run_id, **kwargs)
+            instance=instance, tags={**(tags or {}), **process_tags(run_id)}, run_config=config, raise_on_error=True, run_id=run_id, **kwargs)
     except dg.Failure as exc:
         if RETRY_FAILURE not in (exc.metadata or {}):
             raise
@@ -262,20 +262,65 @@ def retry_file_partitions(settings: Settings, path: Path) -> list[tuple[str, dat
     return sorted(parts, key=lambda p: (p[1], list(settings.cities).index(p[0])))
 
 
-# An in-process run (the `leads` command, `make demo`) lives and dies with its process; nothing
-# in Dagster notices when that process is killed (run monitoring watches only the runs the
-# daemon launched). These tags let the sensors and the CLI find such runs and fail them.
+# A run whose process is killed cannot record its end, and Dagster's run monitoring cannot tell
+# with the default run launcher (it has no worker health check). These tags name the process
+# that runs the run's executor (the run worker), so the sensors and the CLI can fail such runs:
+# the `leads` command sets them on its in-process runs, and every step of any other run sets
+# them when it starts (LeadsResource.setup_for_execution -> tag_run_worker).
 HOST_TAG, PID_TAG, PROCESS_START_TAG = "leads/host", "leads/pid", "leads/process_start"
+# The run the three tags were written for. A re-execution (the UI's "Re-execute", run retries)
+# copies its parent's tags: without this, the parent's dead pid would fail the live child.
+PID_RUN_TAG = "leads/pid_run"
 
 
-def process_tags() -> dict[str, str]:
-    pid = os.getpid()
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), PROCESS_START_TAG: start_marker(pid) or ""}
+def process_tags(run_id: str, pid: int | None = None) -> dict[str, str]:
+    pid = os.getpid() if pid is None else pid
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), PROCESS_START_TAG: start_marker(pid) or "",
+            PID_RUN_TAG: run_id}
+
+
+def run_worker_pid(instance, run_id: str) -> int | None:
+    """The pid of the process running `run_id`'s executor, seen from a step of that run; None if
+    this process tree does not show it (then nothing is tagged: a wrong pid would fail a live run).
+
+    The executor announces its own pid in a run-level engine event before any step starts
+    ("Executing steps in process (pid: ...)" or "... multiprocess executor: parent process (pid:
+    ...)"). A step runs either in that process (in-process executor) or in a child it created
+    (multiprocess executor, spawn or forkserver: multiprocessing.parent_process() is the creator,
+    os.getppid() would be the forkserver). The step's own pid is never the answer there: its
+    process ends after the step while the run goes on.
+    """
+    import multiprocessing
+
+    announced = set()
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = record.dagster_event
+        if event is not None and event.step_key is None:
+            pid = event.engine_event_data.metadata.get("pid")
+            if pid is not None:
+                announced.add(str(pid.value))
+    parent = multiprocessing.parent_process()
+    for candidate in (os.getpid(), parent.pid if parent is not None else None):
+        if candidate is not None and str(candidate) in announced:
+            return candidate
+    return None
+
+
+def tag_run_worker(instance, run_id: str) -> None:
+    """Record on the run which process on this host runs it (see process_tags); a no-op when the
+    tags already name it, e.g. the `leads` command's runs or a later step of the same run."""
+    pid = run_worker_pid(instance, run_id)
+    run = instance.get_run_by_id(run_id)
+    if pid is None or run is None:
+        return
+    tags = process_tags(run_id, pid)
+    if any(run.tags.get(k) != v for k, v in tags.items()):
+        instance.add_run_tags(run_id, tags)
 
 
 def _process_gone(run: dg.DagsterRun) -> bool:
     pid = run.tags.get(PID_TAG, "")
-    if not pid.isdigit():
+    if not pid.isdigit() or run.tags.get(PID_RUN_TAG) != run.run_id:   # no pid, or a parent's
         return False
     if not alive(int(pid)):
         return True
@@ -285,11 +330,11 @@ def _process_gone(run: dg.DagsterRun) -> bool:
 
 
 def fail_dead_runs(instance) -> list[str]:
-    """Mark failed the in-flight runs that a process on this host ran in process and that
-    process is gone (killed, crashed, the machine restarted); their ids.
+    """Mark failed the in-flight runs of this host whose recorded process (see process_tags) is
+    gone (killed, crashed, the machine restarted); their ids.
 
-    Called before "is a run in flight?" is decided, so a killed `leads` command does not hold
-    the sensors (or the run queue's limits) forever. Runs of other hosts are left alone.
+    Called before "is a run in flight?" is decided, so a killed run does not hold the sensors
+    (or the run queue's limits) forever. Runs of other hosts are left alone.
     """
     host = socket.gethostname()
     failed = []
@@ -299,11 +344,14 @@ def fail_dead_runs(instance) -> list[str]:
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status not in IN_FLIGHT:   # it finished in the meantime
             continue
-        command = run.tags.get("leads/command", run.job_name)
+        pid = run.tags[PID_TAG]
+        if "leads/command" in run.tags:
+            what, redo = f"`leads {run.tags['leads/command']}`", "run the command again"
+        else:
+            what, redo = "its run worker", "re-execute it"
         instance.report_run_failed(current, (
-            f"The process that ran this run in process (`leads {command}`, pid {run.tags[PID_TAG]} on "
-            f"{host}) is gone: killed or crashed mid-run. Marked failed so it no longer counts as in "
-            "flight; run the command again to redo its work."))
+            f"The process that ran this run ({what}, pid {pid} on {host}) is gone: killed or crashed "
+            f"mid-run. Marked failed so it no longer counts as in flight; {redo} to redo its work."))
         failed.append(run.run_id)
     return failed
 
