@@ -18,11 +18,11 @@ class LeadsResource(dg.ConfigurableResource):
         # Every asset and check uses this resource, so each step records which process runs
         # its run: a run worker SIGKILLed while STARTED is then failed by fail_dead_runs,
         # which Dagster's run monitoring cannot do with the default run launcher.
-        if context.instance is None or context.run_id is None:   # e.g. a sensor's resources
+        if context.instance is None or context.run is None:   # e.g. a sensor's resources
             return
         from lead_assets.defs.runs import tag_run_worker
         try:
-            tag_run_worker(context.instance, context.run_id)
+            tag_run_worker(context.instance, context.run.run_id)
         except Exception as exc:   # bookkeeping only: never the reason a run fails
             if context.log is not None:
                 context.log.warning(f"could not record this run's process: {exc}")
