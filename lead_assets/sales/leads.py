@@ -99,29 +99,39 @@ def refresh_files(settings: Settings, keys=None) -> None:
     write_queue_file(settings, "review")
 
 
+def _record_on_lead(settings: Settings, permit_id: str, city: str | None, refresh: bool, record) -> LeadRef:
+    """Resolve the lead and `record(con, lead)` in one transaction, then rewrite its buyer file."""
+    with connect(settings.warehouse_path) as con, transaction(con):
+        lead = resolve(con, settings, permit_id, city)
+        record(con, lead)
+    if refresh:
+        refresh_files(settings, [lead.export_key])
+    return lead
+
+
+def _not_in_review(lead: LeadRef) -> str:
+    if lead.decision:
+        return f"it was already {'approved' if lead.decision == 'approve' else 'rejected'}"
+    if lead.discarded:
+        return "it is not a lead (discarded when scored)"
+    if lead.tier == "RETRY":
+        return "its scoring failed (tier RETRY)"
+    return "it was not flagged for review"
+
+
 @retry_conflicts  # DuckLake: a write that lost to another writer runs again
 def review(settings: Settings, permit_id: str, decision: str, *, city: str | None = None,
            note: str | None = None, refresh: bool = True) -> LeadRef:
     """Approve (the lead enters the buyer files) or reject (it never does) a lead in the QA queue."""
     if decision not in REVIEW_DECISIONS:
         raise SalesError(f"a review decision is approve or reject, not {decision!r}")
-    with connect(settings.warehouse_path) as con, transaction(con):
-        lead = resolve(con, settings, permit_id, city)
+
+    def record(con, lead: LeadRef) -> None:
         if not lead.in_review:
-            if lead.decision:
-                why = f"it was already {'approved' if lead.decision == 'approve' else 'rejected'}"
-            elif lead.discarded:
-                why = "it is not a lead (discarded when scored)"
-            elif lead.tier == "RETRY":
-                why = "its scoring failed (tier RETRY)"
-            else:
-                why = "it was not flagged for review"
-            raise SalesError(f"{lead.label} is not in review: {why}")
+            raise SalesError(f"{lead.label} is not in review: {_not_in_review(lead)}")
         con.execute("""INSERT INTO lead_reviews (city, permit_id, decision, note, decided_at)
                        VALUES (?, ?, ?, ?, now()::TIMESTAMP)""", [lead.city, lead.permit_id, decision, note])
-    if refresh:
-        refresh_files(settings, [lead.export_key])
-    return lead
+    return _record_on_lead(settings, permit_id, city, refresh, record)
 
 
 def review_queue(settings: Settings) -> pd.DataFrame:
@@ -140,8 +150,8 @@ def set_status(settings: Settings, permit_id: str, status: str, *, city: str | N
                          "not set by hand")
     if status not in (*MANUAL_STATUSES, "new"):
         raise SalesError(f"unknown status {status!r}; set one of {', '.join(MANUAL_STATUSES)} (or new to clear)")
-    with connect(settings.warehouse_path) as con, transaction(con):
-        lead = resolve(con, settings, permit_id, city)
+
+    def record(con, lead: LeadRef) -> None:
         held = lead_holders(con, [(lead.city, lead.permit_id)])
         if status == "converted" and not held:
             raise SalesError(f"{lead.label} was never delivered or sold, so it cannot be converted")
@@ -149,9 +159,7 @@ def set_status(settings: Settings, permit_id: str, status: str, *, city: str | N
             raise SalesError(f"{lead.label} has no hand-set status to clear")
         con.execute("""INSERT INTO lead_status (city, permit_id, status, note, changed_at)
                        VALUES (?, ?, ?, ?, now()::TIMESTAMP)""", [lead.city, lead.permit_id, status, note])
-    if refresh:
-        refresh_files(settings, [lead.export_key])
-    return lead
+    return _record_on_lead(settings, permit_id, city, refresh, record)
 
 
 def lead_history(settings: Settings, permit_id: str, *, city: str | None = None) -> dict:
