@@ -223,7 +223,10 @@ def launch(tmp_path, instance, monkeypatch):
                 tags={RANGE_START: f"plano|{DAY}", RANGE_END: f"plano|{DAY}"})
             instance.launch_run(run.run_id, workspace)
             return run.run_id
-        yield start, marker, release
+        try:
+            yield start, marker, release
+        finally:
+            release.touch()   # a test that failed mid-way leaves no run hanging (nor its code server)
 
 
 def wait_for(path: Path, instance, run_id: str) -> tuple[int, int]:
