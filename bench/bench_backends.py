@@ -183,7 +183,7 @@ def main() -> None:
         from lead_assets.sources.appraisal import load_property_records
         from lead_assets.config.settings import Settings
         load_property_records(Settings.load(config))
-        print("6. Dagster + warehouse deployments, side by side")
+        print("5. Dagster + warehouse deployments, side by side")
         run(root, config, bench_run.END - timedelta(days=bench_run.DAYS - 1), bench_run.END)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -8,7 +8,11 @@ status lookup the UI and the retry path make. Nothing runs a pipeline; nothing i
 """
 from __future__ import annotations
 
+import contextlib
+import os
+
 import shutil
+import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta
@@ -18,6 +22,25 @@ from zoneinfo import ZoneInfo
 CITIES, GROUPS, DAYS = 3_000, 32, 365
 TZ = "America/Chicago"
 
+
+
+@contextlib.contextmanager
+def _quiet_output():
+    """Send file descriptors 1 and 2 (subprocesses included) to /dev/null for a moment."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 def local_today() -> date:
     return datetime.now(ZoneInfo(TZ)).date()
@@ -151,7 +174,8 @@ def measure(config: Path, home: Path) -> dict[str, str]:
         found = sum(1 for v in (status or {}).values() if v)
         out["status lookup, day (first / cached)"] = f"{t_cold * 1000:.0f} / {t_warm * 1000:.0f} ms, {found:,} found"
         out["materialized partitions"] = f"{t_mat * 1000:.0f} ms, {len(mat):,} found"
-        t_ui, t_ui_warm = ui_partition_health(config, instance)
+        with _quiet_output():   # the code server it starts logs INFO lines
+            t_ui, t_ui_warm = ui_partition_health(config, instance)
         out["UI partition health (GraphQL)"] = f"{t_ui * 1000:.0f} / {t_ui_warm * 1000:.0f} ms (first / again)"
     return out
 
@@ -160,7 +184,7 @@ def main(cities: int = CITIES, groups: int = GROUPS, days: int = DAYS) -> None:
     import os
     import warnings
     warnings.filterwarnings("ignore", category=UserWarning)   # Dagster's get_schedule_def notice
-    print(f"\n6. {cities:,} jurisdictions, {days} days of partitions: city_day vs group_day ({groups} groups)")
+    print(f"\n7. {cities:,} jurisdictions, {days} days of partitions: city_day vs group_day ({groups} groups)")
     root = Path(tempfile.mkdtemp(prefix="leads-bench-scale-"))
     saved = os.environ.pop("LEADS_TODAY", None)   # the day partitions end at the real yesterday
     try:
@@ -178,6 +202,5 @@ def main(cities: int = CITIES, groups: int = GROUPS, days: int = DAYS) -> None:
 
 
 if __name__ == "__main__":
-    import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     main(*(int(a) for a in sys.argv[1:]))

@@ -172,7 +172,7 @@ def main() -> None:
           f" (55 in all)")
     print(f"   time            {t_one + t_stale + t_write:7.2f}s vs {full:.2f}s full ({full / (t_one + t_stale + t_write):.0f}x less)")
 
-    print("\n5. lead quality on the hand-labelled Austin dev set (leads eval)")
+    print("\n4. lead quality on the hand-labelled Austin dev set (leads eval)")
     from lead_assets.leads.quality import compare, load_labels, predict
     austin = Settings.load(ROOT / "examples" / "austin.toml")
     t0 = time.perf_counter()
@@ -185,25 +185,25 @@ def main() -> None:
               f"{f['discard_precision']:.2f}/{f['discard_recall']:.2f}  commercial F1 {f['commercial_f1']:.2f}")
     print(f"   (the whole March 2015 feed, {len(predicted):,} permits, ingested and classified in {t_eval:.1f}s)")
 
-    # 6. the same partitions on SQLite + DuckDB file, Postgres + DuckLake, and 4 runs at once.
+    # 5. the same partitions on SQLite + DuckDB file, Postgres + DuckLake, and 4 runs at once.
     # LEADS_BENCH_BACKEND_DAYS: fewer days (x 20 cities) when the full 600 takes too long here.
     sys.path.insert(0, str(ROOT / "bench"))
     import bench_backends
     backend_days = int(os.environ.get("LEADS_BENCH_BACKEND_DAYS", DAYS))
-    print("\n6. Dagster + warehouse deployments, side by side")
+    print("\n5. Dagster + warehouse deployments, side by side")
     bench_backends.run(root, config, END - timedelta(days=backend_days - 1), END,
                        t_bare=None if backend_days != DAYS else steps["ingest (parse, map, quarantine)"]
                        + steps["classify + score + tier"])
 
     bench_reasoner = ROOT / "bench" / "bench_reasoner.py"
     if bench_reasoner.exists():
-        print("\n4. reasoner")
+        print("\n6. reasoner")
         sys.path.insert(0, str(bench_reasoner.parent))
         import bench_reasoner as br
         br.main()
     shutil.rmtree(root, ignore_errors=True)
 
-    from bench_scale import main as bench_scale   # 6. 3,000 jurisdictions, both partition schemes
+    from bench_scale import main as bench_scale   # 7. 3,000 jurisdictions, both partition schemes
     bench_scale()
 
 
