@@ -33,6 +33,7 @@ from lead_assets.config.errors import ConfigError
 from lead_assets.config.settings import PROJECT_ROOT, Settings
 from lead_assets.leads.taxonomy import RETRY_FILE, REVIEW_FILE, export_keys
 from lead_assets.warehouse.connection import connect
+from lead_assets_tests.failures import inject_failures, score_failing
 
 # Dates follow the real clock, so the day partitions always exist (they end at "now").
 END = date.today() - timedelta(days=3)
@@ -186,18 +187,10 @@ def leads_of(settings: Settings, city: str, day: date, n: int) -> list[str]:
 
 
 def fail(settings: Settings, city: str, day: date, n: int = 2) -> list[str]:
-    """Turn n leads of a partition into RETRY rows (the scorer's test hook)."""
+    """Turn n leads of a partition into RETRY rows (their scoring fails)."""
     ids = leads_of(settings, city, day, n)
-    scoring.score(settings, [(city, day)], fail_permits=ids)
+    score_failing(settings, [(city, day)], ids)
     return ids
-
-
-def inject_failures(monkeypatch, ids: list[str]) -> None:
-    """Dagster runs of scored_leads turn these permits into RETRY rows, as a failed model call would."""
-    import functools
-
-    import lead_assets.defs.assets.leads as leads_asset
-    monkeypatch.setattr(leads_asset, "score", functools.partial(scoring.score, fail_permits=list(ids)))
 
 
 def expand(partitions_def, start: str, end: str) -> set[str]:

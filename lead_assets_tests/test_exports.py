@@ -15,6 +15,7 @@ from lead_assets.leads.scoring import score
 from lead_assets.leads.taxonomy import EXPORT_COLUMNS, RETRY_FILE, REVIEW_FILE, export_keys
 from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import TODAY, a_roof_lead, all_partitions, export_key_of, turn_into_pool_permit
+from lead_assets_tests.failures import score_failing
 
 
 def _read(path) -> list[dict]:
@@ -108,7 +109,7 @@ def test_buyer_review_and_retry_files_neutralize_real_formula_cells(built):
     with connect(built.warehouse_path) as con:
         victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
                    WHERE NOT discarded AND city = 'allen' ORDER BY permit_id LIMIT 8""").fetchall()]
-    score(built, parts, fail_permits=victims)
+    score_failing(built, parts, victims)
     with connect(built.warehouse_path) as con:
         # Every lead gets one of the formulas as its owner and another as its description.
         con.execute("""UPDATE scored_leads SET
@@ -235,7 +236,7 @@ def test_retry_rows_go_to_the_retry_queue_and_leave_it_when_scored(built):
     with connect(built.warehouse_path) as con:
         victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
                    WHERE NOT discarded AND city = 'frisco' ORDER BY permit_id LIMIT 3""").fetchall()]
-    score(built, parts, fail_permits=victims)
+    score_failing(built, parts, victims)
     write_queue_file(built, "retry")
     write_buyer_files(built)
     queue = _read(built.exports_dir / RETRY_FILE)

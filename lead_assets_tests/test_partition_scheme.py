@@ -6,7 +6,6 @@ group's partition, and the retry sensor's run of that partition clears it.
 """
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from lead_assets.leads import scoring
 from lead_assets.sources.appraisal import load_property_records
 from lead_assets.definitions import build_defs
 from lead_assets.defs import automation
@@ -24,6 +22,7 @@ from lead_assets.config.settings import Settings
 from lead_assets.warehouse.connection import connect
 from lead_assets_tests.conftest import TODAY, write_config
 from lead_assets_tests.test_portals import portal  # noqa: F401  (the loopback portal fixture)
+from lead_assets_tests.failures import inject_failures
 
 DAY = TODAY - timedelta(days=1)
 WEST, EAST = ["plano", "frisco"], ["mckinney", "allen", "prosper"]
@@ -88,13 +87,12 @@ def test_a_group_partition_loads_and_scores_every_city_of_its_group(grouped, ins
 
 
 def test_a_retry_row_fails_the_group_partition_and_the_retry_run_clears_it(grouped, instance, monkeypatch):
-    import lead_assets.defs.assets.leads as leads_asset
     assert run_partition(grouped, instance, f"west|{DAY}").success
     with connect(grouped.warehouse_path) as con:
         (frisco_lead,), = con.execute("SELECT permit_id FROM scored_leads WHERE city = 'frisco' AND permit_day = ? "
                                       "AND NOT discarded ORDER BY permit_id LIMIT 1", [DAY]).fetchall()
     with monkeypatch.context() as patch:   # the model call for one frisco lead fails
-        patch.setattr(leads_asset, "score", functools.partial(scoring.score, fail_permits=[frisco_lead]))
+        inject_failures(patch, [frisco_lead])
         assert not run_partition(grouped, instance, f"west|{DAY}").success
 
     assert status(grouped, instance) == {"east": None, "west": "FAILED"}

@@ -20,6 +20,7 @@ from lead_assets.warehouse.store import LeadStore
 from lead_assets_tests.test_sales_fixtures import (  # noqa: F401 - fixtures
     all_main_ids, partitions, query, review_leads, run, sales_template, shop, snapshot, top_lead,
 )
+from lead_assets_tests.failures import score_failing
 
 POOL = "ABC Pool Company"
 
@@ -65,7 +66,7 @@ def test_sell_rescore_check(shop, capsys):
     ingest(shop, parts)
     score(shop, parts)                                           # rescore every partition
     assert snapshot(shop) == before
-    score(shop, parts, fail_permits=[leads["roof"]])             # the sold lead's scoring fails ...
+    score_failing(shop, parts, [leads["roof"]])                # the sold lead's scoring fails ...
     assert LeadStore(shop).get(leads["roof"]).tier == "RETRY"
     assert LeadStore(shop).get(leads["roof"]).status == "contacted"
     score(shop, parts, retry_only=True)                          # ... and is retried

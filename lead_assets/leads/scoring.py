@@ -229,23 +229,18 @@ def _volume_builders(con, rules, city_rules) -> None:
     """)
 
 
-def write(con, settings: Settings, partitions: list[tuple[str, date]], *, full_parts: list[tuple[str, date]],
-          fail_permits: list[str] | None = None) -> ScoreReport:
+def write(con, settings: Settings, partitions: list[tuple[str, date]], *,
+          full_parts: list[tuple[str, date]]) -> ScoreReport:
     """Replace the scored rows (the `full_parts` partitions whole, or just the rescored permits)
     in one transaction. A permit that left a partition rescored whole (deleted from a re-sent
     file, now quarantined, or moved to another day) loses its scored row there.
 
-    Reads the temp table (or view) `final_scores` (candidates with the scorer's verdict and `rules_score`).
+    Reads the temp view (or table) `final_scores` (candidates with the scorer's verdict and `rules_score`).
     """
     register_partitions(con, partitions)
     con.execute("CREATE OR REPLACE TEMP TABLE full_parts (city VARCHAR, permit_day DATE)")
     if full_parts:
         con.executemany("INSERT INTO full_parts VALUES (?, ?)", [list(p) for p in full_parts])
-    if fail_permits:  # test hook: these come out as RETRY rows, as a failed model call would
-        con.execute("""UPDATE final_scores SET score = -1, last_error = 'simulated failure (test hook)',
-                       attempts = prev_attempts + 1
-                       WHERE discard_reason IS NULL AND permit_id IN (SELECT unnest(?::VARCHAR[]))""",
-                    [list(fail_permits)])
     groups = " ".join(f"WHEN '{c}' THEN '{g}'" for c, g in GROUP_OF.items())
     tier = TIER_SQL.format(s="score")
     con.execute(f"""
@@ -341,7 +336,7 @@ def _report(con, partitions) -> ScoreReport:
 
 
 def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None, limit: int | None = None,
-          retry_only: bool | None = False, fail_permits: list[str] | None = None) -> ScoreReport:
+          retry_only: bool | None = False) -> ScoreReport:
     """Score the partitions with the rules, or with `scorer(candidates) -> final`.
 
     A scorer gets the candidates as a DataFrame (no warehouse connection is open while it
@@ -349,7 +344,7 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
     may put its figures (calls, cost, ...) in `final.attrs["report"]`.
     """
     if scorer is None:  # the rules: everything stays in SQL, in one connection
-        return _score_rules(settings, partitions, limit=limit, retry_only=retry_only, fail_permits=fail_permits)
+        return _score_rules(settings, partitions, limit=limit, retry_only=retry_only)
     with connect(settings.warehouse_path) as con:
         prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
         # A --limit run leaves the rest of its partitions as they were.
@@ -357,29 +352,28 @@ def score(settings: Settings, partitions: list[tuple[str, date]], *, scorer=None
         candidates = con.execute("SELECT * FROM candidates").df()
         types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE candidates)").fetchall())
     final = scorer(candidates)
-    report = _write_final(settings, partitions, final, types, full_parts=whole, fail_permits=fail_permits)
+    report = _write_final(settings, partitions, final, types, full_parts=whole)
     report.extra.update(final.attrs.get("report", {}))
     return report
 
 
 @retry_conflicts  # DuckLake: a write that lost to another process runs again from a fresh snapshot
-def _score_rules(settings: Settings, partitions, *, limit, retry_only, fail_permits) -> ScoreReport:
+def _score_rules(settings: Settings, partitions, *, limit, retry_only) -> ScoreReport:
     with connect(settings.warehouse_path) as con:
         prepare(con, settings, partitions, limit=limit, retry_only=retry_only)
         whole = [] if limit is not None else con.execute("SELECT city, permit_day FROM full_parts").fetchall()
-        # A view, not a copy of the wide rows; a table only for the test hook, which updates it.
-        kind = "TABLE" if fail_permits else "VIEW"
-        con.execute(f"CREATE OR REPLACE TEMP {kind} final_scores AS SELECT *, score AS rules_score FROM candidates")
-        return write(con, settings, partitions, full_parts=whole, fail_permits=fail_permits)
+        # A view, not a copy of the wide rows.
+        con.execute("CREATE OR REPLACE TEMP VIEW final_scores AS SELECT *, score AS rules_score FROM candidates")
+        return write(con, settings, partitions, full_parts=whole)
 
 
 @retry_conflicts  # only the write runs again: the scorer's (model's) answers are kept
 def _write_final(settings: Settings, partitions, final: pd.DataFrame, types: dict[str, str], *,
-                 full_parts, fail_permits) -> ScoreReport:
+                 full_parts) -> ScoreReport:
     # The frame's columns get the candidates' SQL types back: pandas keeps an all-NULL text
     # column as objects, which DuckDB reads as INTEGER (a partition with no owner names).
     columns = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types else f'"{c}"' for c in final.columns)
     with connect(settings.warehouse_path) as con:
         con.register("final_frame", final)
         con.execute(f"CREATE OR REPLACE TEMP TABLE final_scores AS SELECT {columns} FROM final_frame")
-        return write(con, settings, partitions, full_parts=full_parts, fail_permits=fail_permits)
+        return write(con, settings, partitions, full_parts=full_parts)
