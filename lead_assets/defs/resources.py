@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from lead_assets.config.settings import Settings
+from lead_assets.defs.runs import tag_run_worker
 
 
 class LeadsResource(dg.ConfigurableResource):
@@ -20,7 +21,6 @@ class LeadsResource(dg.ConfigurableResource):
         # which Dagster's run monitoring cannot do with the default run launcher.
         if context.instance is None or context.run is None:   # e.g. a sensor's resources
             return
-        from lead_assets.defs.runs import tag_run_worker
         try:
             tag_run_worker(context.instance, context.run.run_id)
         except Exception as exc:   # bookkeeping only: never the reason a run fails

@@ -308,14 +308,14 @@ def run_worker_pid(instance, run_id: str) -> int | None:
 
 def tag_run_worker(instance, run_id: str) -> None:
     """Record on the run which process on this host runs it (see process_tags); a no-op when the
-    tags already name it, e.g. the `leads` command's runs or a later step of the same run."""
-    pid = run_worker_pid(instance, run_id)
+    run's own tags already name it: the `leads` command's runs, or a later step of the same run
+    (a run keeps its worker: runs are never resumed, dagster.yaml max_resume_run_attempts 0)."""
     run = instance.get_run_by_id(run_id)
-    if pid is None or run is None:
+    if run is None or run.tags.get(PID_RUN_TAG) == run_id:
         return
-    tags = process_tags(run_id, pid)
-    if any(run.tags.get(k) != v for k, v in tags.items()):
-        instance.add_run_tags(run_id, tags)
+    pid = run_worker_pid(instance, run_id)
+    if pid is not None:
+        instance.add_run_tags(run_id, process_tags(run_id, pid))
 
 
 def _process_gone(run: dg.DagsterRun) -> bool:
