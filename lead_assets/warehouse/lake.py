@@ -84,6 +84,19 @@ def _backoff(attempt: int) -> float:
     return min(MAX_WAIT, FIRST_WAIT * 2 ** attempt) * random.uniform(0.5, 1.5)
 
 
+def _retrying(action, retryable, what: str):
+    """`action()`, run again after a growing, jittered wait while it fails with a retryable error."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return action()
+        except duckdb.Error as exc:
+            if attempt == ATTEMPTS - 1 or not retryable(exc):
+                raise
+        wait = _backoff(attempt)
+        log.info("DuckLake write conflict in %s; try %d of %d in %.2fs", what, attempt + 2, ATTEMPTS, wait)
+        time.sleep(wait)
+
+
 def retry_conflicts(fn):
     """Run `fn` again (after a growing, jittered wait) when its DuckLake commit conflicts.
 
@@ -98,16 +111,7 @@ def retry_conflicts(fn):
             return fn(*args, **kwargs)
         _DEPTH.n = 1
         try:
-            for attempt in range(ATTEMPTS):
-                try:
-                    return fn(*args, **kwargs)
-                except duckdb.Error as exc:
-                    if not is_conflict(exc) or attempt == ATTEMPTS - 1:
-                        raise
-                wait = _backoff(attempt)
-                log.info("DuckLake write conflict in %s; try %d of %d in %.2fs", fn.__name__, attempt + 2,
-                         ATTEMPTS, wait)
-                time.sleep(wait)
+            return _retrying(lambda: fn(*args, **kwargs), is_conflict, fn.__name__)
         finally:
             _DEPTH.n = 0
     return wrapper
@@ -137,23 +141,12 @@ def _attach(lake: "WarehouseSettings", dsn: str, schema: str) -> duckdb.DuckDBPy
                               ("duckdb_extension_ducklake", "ducklake")):
             con.execute(f"LOAD '{extension_file(package, name)}'")
         quoted = _literal("ducklake:postgres:" + dsn)   # ATTACH takes no bound parameters
-        for attempt in range(ATTEMPTS):  # a fresh catalog is created by whoever attaches first
-            try:
-                con.execute(f"ATTACH {quoted} AS {ALIAS} (DATA_PATH {_literal(data + '/')})")
-                break
-            except duckdb.Error as exc:
-                if attempt == ATTEMPTS - 1 or not re.search(r"duplicate key|already exists|conflict", str(exc), re.I):
-                    raise
-                time.sleep(_backoff(attempt))
+        # A fresh catalog is created by whoever attaches first; processes starting together
+        # then create the tables together.
+        _retrying(lambda: con.execute(f"ATTACH {quoted} AS {ALIAS} (DATA_PATH {_literal(data + '/')})"),
+                  lambda exc: bool(re.search(r"duplicate key|already exists|conflict", str(exc), re.I)), "ATTACH")
         con.execute(f"USE {ALIAS}")
-        for attempt in range(ATTEMPTS):  # processes starting together create the tables together
-            try:
-                con.execute(ddl(schema))
-                break
-            except duckdb.Error as exc:
-                if attempt == ATTEMPTS - 1 or not is_conflict(exc):
-                    raise
-                time.sleep(_backoff(attempt))
+        _retrying(lambda: con.execute(ddl(schema)), is_conflict, "the warehouse DDL")
     except duckdb.Error as exc:
         con.close()
         raise LakeError(f"DuckLake warehouse (catalog from ${lake.catalog_env}, data in {data}): "
