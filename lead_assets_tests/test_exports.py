@@ -18,6 +18,13 @@ from lead_assets_tests.conftest import TODAY, a_roof_lead, all_partitions, expor
 from lead_assets_tests.failures import score_failing
 
 
+def leads_of_city(settings, city: str, n: int) -> list[str]:
+    """The first n scored, not discarded permits of a city."""
+    with connect(settings.warehouse_path) as con:
+        return [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads WHERE NOT discarded
+                   AND city = ? ORDER BY permit_id LIMIT ?""", [city, n]).fetchall()]
+
+
 def _read(path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -106,9 +113,7 @@ FORMULAS = {
 
 def test_buyer_review_and_retry_files_neutralize_real_formula_cells(built):
     parts = all_partitions(built)
-    with connect(built.warehouse_path) as con:
-        victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
-                   WHERE NOT discarded AND city = 'allen' ORDER BY permit_id LIMIT 8""").fetchall()]
+    victims = leads_of_city(built, "allen", 8)
     score_failing(built, parts, victims)
     with connect(built.warehouse_path) as con:
         # Every lead gets one of the formulas as its owner and another as its description.
@@ -233,9 +238,7 @@ def test_a_rescore_rewrites_only_the_files_whose_rows_changed(built):
 
 def test_retry_rows_go_to_the_retry_queue_and_leave_it_when_scored(built):
     parts = all_partitions(built)
-    with connect(built.warehouse_path) as con:
-        victims = [r[0] for r in con.execute("""SELECT permit_id FROM scored_leads
-                   WHERE NOT discarded AND city = 'frisco' ORDER BY permit_id LIMIT 3""").fetchall()]
+    victims = leads_of_city(built, "frisco", 3)
     score_failing(built, parts, victims)
     write_queue_file(built, "retry")
     write_buyer_files(built)
