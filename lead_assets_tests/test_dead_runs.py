@@ -85,6 +85,11 @@ def the_run(instance, pid: int) -> dg.DagsterRun:
     return run
 
 
+def parent_of(pid: int) -> int:
+    """The parent pid, from /proc/<pid>/stat (field 4)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def failure_message(instance, run_id: str) -> str:
     [event] = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     return event.message
@@ -267,25 +272,29 @@ def test_a_launched_run_whose_worker_is_killed_is_failed_and_a_healthy_one_never
         time.sleep(0.2)
     assert instance.get_run_by_id(healthy).status == dg.DagsterRunStatus.SUCCESS
 
-    # The same run again, its run worker SIGKILLed while the last step hangs.
+    # The same run again, its run worker SIGKILLed while the last step hangs, and its code
+    # server gone too (frozen here: `dagster dev` killed, the machine restarted). A live code
+    # server fails its own dead children itself (every 0.5 s); a gone one cannot.
     release.unlink()
     marker.unlink()
     killed = start()
     step, worker = wait_for(marker, instance, killed)
     assert instance.get_run_by_id(killed).tags[PID_TAG] == str(worker)
-    os.kill(worker, signal.SIGKILL)
+    code_server = parent_of(worker)
+    os.kill(code_server, signal.SIGSTOP)
     try:
+        os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while alive(worker):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        # Nothing in Dagster notices: the run stays STARTED.
-        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED   # nobody noticed
         assert fail_dead_runs(instance) == [killed]
         assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
         message = failure_message(instance, killed)
         assert f"pid {worker}" in message and "run worker" in message
     finally:
+        os.kill(code_server, signal.SIGCONT)   # it finds the run finished and leaves it alone
         if alive(step):                                          # the orphaned step
             os.kill(step, signal.SIGKILL)
 

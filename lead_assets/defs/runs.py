@@ -262,8 +262,9 @@ def retry_file_partitions(settings: Settings, path: Path) -> list[tuple[str, dat
     return sorted(parts, key=lambda p: (p[1], list(settings.cities).index(p[0])))
 
 
-# A run whose process is killed cannot record its end, and Dagster's run monitoring cannot tell
-# with the default run launcher (it has no worker health check). These tags name the process
+# A run whose process is killed cannot record its end. With the default run launcher Dagster's
+# run monitoring cannot tell (no worker health check); the code server fails its own dead
+# workers, but not once it is gone too (`dagster dev` killed, a restart). These tags name the process
 # that runs the run's executor (the run worker), so the sensors and the CLI can fail such runs:
 # the `leads` command sets them on its in-process runs, and every step of any other run sets
 # them when it starts (LeadsResource.setup_for_execution -> tag_run_worker).
