@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lead_assets.sources.addresses import install_macros
+from lead_assets.sources.addresses import install_macros, key_addresses
 from lead_assets.config.fields import PROPERTY_FIELDS
 from lead_assets.config.settings import Settings
 from lead_assets.sources.landing import parse_csv, decode
@@ -41,12 +41,14 @@ def load_property_records(settings: Settings) -> AppraisalReport:
     with connect(settings.warehouse_path) as con, transaction(con):
         install_macros(con)
         con.register("cad", staged)
+        key_addresses(con, "cad_keys", "SELECT situs_address AS address FROM cad UNION ALL "
+                                       "SELECT mail_address FROM cad WHERE mail_address IS DISTINCT FROM situs_address")
         con.execute("DELETE FROM property_records")
         con.execute("""
             INSERT INTO property_records BY NAME
             -- Most owners live at the property: their mail address is keyed once, as the situs.
-            SELECT * EXCLUDE (same_mail, mail_raw),
-                   CASE WHEN same_mail THEN address_key ELSE street_key(mail_raw) END AS mail_key
+            SELECT * EXCLUDE (same_mail, mail_street_key),
+                   CASE WHEN same_mail THEN address_key ELSE mail_street_key END AS mail_key
             FROM (
             SELECT nullif(trim(prop_id), '') AS prop_id,
                    nullif(trim(situs_address), '') AS situs_address,
@@ -58,10 +60,11 @@ def load_property_records(settings: Settings) -> AppraisalReport:
                    CASE upper(trim(coalesce(homestead, ''))) WHEN 'Y' THEN true WHEN 'YES' THEN true
                         WHEN 'TRUE' THEN true WHEN '1' THEN true WHEN 'N' THEN false WHEN 'NO' THEN false
                         WHEN 'FALSE' THEN false WHEN '0' THEN false END AS homestead,
-                   street_key(situs_address) AS address_key, city_key(situs_city) AS city_key,
-                   mail_address IS NOT DISTINCT FROM situs_address AS same_mail, mail_address AS mail_raw,
+                   s.street_key AS address_key, city_key(situs_city) AS city_key,
+                   mail_address IS NOT DISTINCT FROM situs_address AS same_mail, m.street_key AS mail_street_key,
                    source_file
-            FROM cad)
+            FROM cad LEFT JOIN cad_keys s ON s.address = cad.situs_address
+                     LEFT JOIN cad_keys m ON m.address = cad.mail_address)
         """)
         records, owners_missing, absentee = con.execute("""
             SELECT count(*), count(*) FILTER (WHERE owner_name IS NULL),

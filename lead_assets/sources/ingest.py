@@ -36,9 +36,9 @@ class IngestReport:
 def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestReport:
     """Load the given (city, day) partitions from the landing folder.
 
-    Each city's files are parsed once (in Python, outside the warehouse lock), however many
-    of its days are asked for; mapping, typing and de-duplication run as SQL in one short
-    warehouse transaction. Rows of days not asked for are left to their own partitions;
+    Each city's files are parsed once (by DuckDB's CSV reader, or Python's for the files it
+    cannot number exactly; see landing.py), however many of its days are asked for;
+    mapping, typing and de-duplication run as SQL in one short warehouse transaction. Rows of days not asked for are left to their own partitions;
     rows with no usable day belong to the city and are re-quarantined on every load of it.
     """
     days_by_city: dict[str, set[date]] = defaultdict(set)
@@ -46,14 +46,14 @@ def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestRepo
         days_by_city[settings.city(city).key].add(day)
     reads = [read_city(settings.landing_dir, settings.city(c)) for c in days_by_city]
     report = IngestReport(
-        source_rows=sum(r.source_rows for r in reads), files=sum(len(r.files) for r in reads),
+        files=sum(len(r.files) for r in reads),
         file_errors=[e for r in reads for e in r.file_errors],
         empty_files=[f for r in reads for f in r.empty_files],
         recoded_files=[f for r in reads for f in r.recoded_files])
     parts = sorted((c, d) for c, days in days_by_city.items() for d in days)
     last_day = max(settings.today() - timedelta(days=1), *(d for _, d in parts))
     with connect(settings.warehouse_path) as con:
-        stage(con, reads)
+        report.source_rows = stage(con, reads)
         normalize(con, {r.city.key: r.city.date_formats for r in reads}, settings.start_date, last_day)
         register_partitions(con, parts)
         con.execute("""CREATE OR REPLACE TEMP TABLE new_quarantine AS SELECT * FROM norm_quarantine

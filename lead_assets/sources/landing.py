@@ -1,8 +1,14 @@
 """The file-drop permit source: read a city's landing files into source rows.
 
 Each file is read exactly as it is (any encoding, ragged rows, JSON or CSV). Rows that
-cannot even be split into fields are returned as bad rows with a reason, never dropped;
-mapping and typing happen in SQL (normalize.py).
+cannot even be split into fields become bad rows with a reason, never dropped; mapping and
+typing happen in SQL (normalize.py).
+
+CSV files are parsed by DuckDB's own reader (`read_csv`, rejects table, `json_object` for
+the source row) when a cheap pass over the bytes shows their line numbers can be kept
+exact: UTF-8, a one-line header, no blank line inside. The rest (cp1252, blank lines,
+records spanning lines) and JSON pages are parsed by Python's `csv` / `json`, which count
+physical lines themselves.
 """
 from __future__ import annotations
 
@@ -145,13 +151,28 @@ def _quote(name: str) -> str:
 
 
 @dataclass
+class CsvFile:
+    """A landing CSV left to DuckDB's reader."""
+    name: str
+    path: Path
+    lines: int          # physical lines, the header's included (none of them blank)
+    crlf: bool
+
+
+@dataclass
 class FileGroup:
     """Rows of the files of one city that share one header, ready to stage in one statement."""
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)      # per row
     lines: list[int] = field(default_factory=list)      # per row
+    csv: list[CsvFile] = field(default_factory=list)    # files DuckDB reads (their rows are not in `rows`)
     error: str | None = None                           # set when the files lack a required column
+
+    def add(self, name: str, rows: list[list[str]], lines: list[int]) -> None:
+        self.rows.extend(rows)
+        self.files.extend([name] * len(rows))
+        self.lines.extend(lines)
 
 
 @dataclass
@@ -165,9 +186,25 @@ class CityRead:
     empty_files: list[str] = field(default_factory=list)
     recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
 
-    @property
-    def source_rows(self) -> int:
-        return sum(len(g.rows) for g in self.groups.values()) + len(self.bad)
+
+
+def _duckdb_csv(data: bytes) -> tuple[list[str], int, bool] | None:
+    """(header, physical lines, CRLF) when DuckDB's reader can take a UTF-8 file with exact
+    line numbers; None when Python's csv must (see the module docstring)."""
+    body = data.rstrip(b"\r\n")
+    # A blank line before the last row: DuckDB skips it without a trace, which would shift
+    # the line numbers of the rows after it.
+    if b"\n\n" in body or b"\n\r\n" in body or body[:1] == b"\n" or body[:2] == b"\r\n":
+        return None
+    first = body.split(b"\n", 1)[0]
+    crlf = first.endswith(b"\r")
+    text = first.decode("utf-8-sig").rstrip("\r")
+    if text.count('"') % 2 or "\r" in text:    # a header spanning lines, or old Mac line ends
+        return None
+    header = _unique_header(next(csv.reader([text]), []))
+    if len({h.lower() for h in header}) < len(header):   # SQL names ignore case
+        return None
+    return header, body.count(b"\n") + 1, crlf
 
 
 def read_city(landing_dir: Path, city: CitySource) -> CityRead:
@@ -183,8 +220,12 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         text, recoded = decode(data)
         if recoded:
             read.recoded_files.append(name)
+        # Portal pages (city.source) may leave columns out: Python pads them (below).
+        plain = None if recoded or city.format == "json" or city.source else _duckdb_csv(data)
         try:
-            if city.format == "json":
+            if plain is not None:
+                header, rows, lines, bad = plain[0], [], [], []
+            elif city.format == "json":
                 header, rows, lines, bad = _parse_json(text, city.source.timezone if city.source else None)
             else:
                 header, rows, lines, bad = parse_csv(text)
@@ -194,7 +235,7 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
             read.bad.append((city.key, name, None, None, error))
             continue
         read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
-        if not rows:
+        if not rows and plain is None:
             continue
         if city.source is not None:
             # A portal leaves a null field out of a JSON row: a mapped column that no row of the
@@ -210,9 +251,10 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
                      f"(city {city.key!r}, see leads.toml)")
             read.file_errors.append(error)
         group = read.groups.setdefault((tuple(header), error), FileGroup(header, error=error))
-        group.rows.extend(rows)
-        group.files.extend([name] * len(rows))
-        group.lines.extend(lines)
+        if plain is not None:
+            group.csv.append(CsvFile(name, path, plain[1], plain[2]))
+        else:
+            group.add(name, rows, lines)
     return read
 
 
@@ -222,32 +264,124 @@ BAD_DDL = ("CREATE OR REPLACE TEMP TABLE bad (city VARCHAR, source_file VARCHAR,
            "source_row VARCHAR, reason VARCHAR)")
 
 
-def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> None:
-    """Temp tables `stg` (rows, canonical names, text) and `bad` (rows that cannot be staged)."""
+def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
+    """Temp tables `stg` (rows, canonical names, text) and `bad` (rows that cannot be staged).
+    Returns the number of source rows (every row of every file is in exactly one of them)."""
     con.execute(STAGING_DDL)
     con.execute(BAD_DDL)
     for read in reads:
-        city = read.city
+        for group in read.groups.values():
+            if group.csv:
+                _read_with_duckdb(con, read, group)
+            if group.rows:
+                _stage_rows(con, read.city, group)
         if read.bad:
             con.register("bad_frame", pd.DataFrame(read.bad, columns=list(BAD_ROW_COLUMNS)))
             con.execute("INSERT INTO bad SELECT city, source_file, source_line::BIGINT, source_row, reason FROM bad_frame")
             con.unregister("bad_frame")
-        for group in read.groups.values():
-            header = group.header
-            frame = pd.DataFrame(group.rows, columns=header)
-            frame["__file"] = group.files
-            frame["__line"] = group.lines
-            con.register("frame", frame)
-            # Keys of json_object are SQL string literals; the values are the file's own columns.
-            source_row = "json_object(" + ", ".join(
-                "'" + h.replace("'", "''") + "', " + _quote(h) for h in header) + ")::VARCHAR"
-            if group.error:
-                con.execute(f"INSERT INTO bad SELECT ?, __file, __line, {source_row}, ? FROM frame",
-                            [city.key, group.error])
-            else:
-                mapped = ", ".join(
-                    f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
-                    for f in CANONICAL_FIELDS)
-                con.execute(f"INSERT INTO stg SELECT ?, __file, __line, {source_row}, {mapped} FROM frame",
-                            [city.key])
-            con.unregister("frame")
+    return con.execute("SELECT (SELECT count(*) FROM stg) + (SELECT count(*) FROM bad)").fetchone()[0]
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _insert_sql(city: CitySource, group: FileGroup, rows: str, file: str, line: str) -> tuple[str, list]:
+    """INSERT of the table or frame `rows` (the file's own column names) into `stg`, or into
+    `bad` when the group lacks a required column."""
+    header = group.header
+    # Keys of json_object are SQL string literals; the values are the file's own columns.
+    source_row = "json_object(" + ", ".join(f"{_lit(h)}, {_quote(h)}" for h in header) + ")::VARCHAR"
+    if group.error:
+        return f"INSERT INTO bad SELECT ?, {file}, {line}, {source_row}, ? FROM {rows}", [city.key, group.error]
+    mapped = ", ".join(f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
+                       for f in CANONICAL_FIELDS)
+    return f"INSERT INTO stg SELECT ?, {file}, {line}, {source_row}, {mapped} FROM {rows}", [city.key]
+
+
+def _stage_rows(con: duckdb.DuckDBPyConnection, city: CitySource, group: FileGroup) -> None:
+    frame = pd.DataFrame(group.rows, columns=group.header)
+    frame["__file"] = group.files
+    frame["__line"] = group.lines
+    con.register("frame", frame)
+    try:
+        con.execute(*_insert_sql(city, group, "frame", "__file", "__line"))
+    finally:
+        con.unregister("frame")
+
+
+def _read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
+    """One read_csv over files that share a header and line ends, with each row's file
+    (`__path`) and its position in the whole read (`__ord`)."""
+    columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
+    new_line = "'\\r\\n'" if files[0].crlf else "'\\n'"      # DuckDB's escaped spelling
+    paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
+    names = ", ".join(_quote(h) for h in header)
+    # No sniffing: the dialect is RFC 4180 and every column is text. An empty field is '' as
+    # Python's csv gives it (nullstr is a character no feed sends), not NULL. WITH ORDINALITY
+    # is row_number() OVER () in the order the files and their rows are read.
+    return (f"SELECT * FROM read_csv({paths}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+            f"escape = '\"', new_line = {new_line}, columns = {columns}, nullstr = {_lit(chr(1))}, "
+            f"filename = '__path', store_rejects = true, rejects_table = 'csv_rejects', "
+            f"rejects_scan = 'csv_scans') WITH ORDINALITY AS t({names}, __path, __ord)")
+
+
+def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: FileGroup) -> None:
+    """Stage the group's CSV files with DuckDB's reader.
+
+    A row's line number is worked out from its position in the file (WITH ORDINALITY) and
+    the line numbers of the rows DuckDB rejected: with no blank line and no record spanning
+    two lines (checked: the rows and rejects add up to the file's lines), the n-th row read
+    is on the n-th line that is neither the header nor a reject. A file where they do not
+    add up is read again by Python's csv. A rejected row gets Python's reading: a row the
+    lenient reader splits into the header's width is kept (as before DuckDB read the files),
+    any other is a bad row with the reason; an all-blank one is no row at all.
+    """
+    header, width = group.header, len(group.header)
+    con.execute("DROP TABLE IF EXISTS csv_rejects")
+    con.execute("DROP TABLE IF EXISTS csv_scans")
+    index = {str(f.path): i for i, f in enumerate(group.csv)}
+    con.register("csv_files", pd.DataFrame({"__path": list(index), "__f": range(len(group.csv)),
+                                            "__name": [f.name for f in group.csv]}))
+    reads = " UNION ALL ".join(_read_csv_sql([f for f in group.csv if f.crlf == crlf], header)
+                               for crlf in sorted({f.crlf for f in group.csv}))
+    # __ord: the row's position in its file.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE csv_rows AS
+                    SELECT r.* EXCLUDE (__path, __ord), f.__f, f.__name,
+                           __ord - min(__ord) OVER (PARTITION BY r.__path) + 1 AS __ord
+                    FROM ({reads}) r JOIN csv_files f USING (__path)""")
+    rejects: dict[int, dict[int, str]] = {}
+    for path, line, text in con.execute("""
+            SELECT s.file_path, e.line, any_value(e.csv_line) FROM csv_rejects e
+            JOIN csv_scans s USING (scan_id, file_id) GROUP BY ALL""").fetchall():
+        rejects.setdefault(index[path], {})[int(line)] = text.strip("\r\n")
+    counts = dict(con.execute("SELECT __f, count(*) FROM csv_rows GROUP BY __f").fetchall())
+    again = [i for i, f in enumerate(group.csv) if 1 + counts.get(i, 0) + len(rejects.get(i, {})) != f.lines]
+    if again:
+        con.execute("DELETE FROM csv_rows WHERE __f IN (SELECT unnest(?::INTEGER[]))", [again])
+    line_map = []      # (file, ordinal, line) for the files with rejects
+    for i, lines in rejects.items():
+        if i in again:
+            continue
+        name = group.csv[i].name
+        taken = set(lines)
+        free = (n for n in range(2, group.csv[i].lines + 1) if n not in taken)
+        line_map.extend((i, k, n) for k, n in enumerate(free, 1) if k <= counts.get(i, 0))
+        for n, text in sorted(lines.items()):
+            cells = next(csv.reader([text]), [])
+            if len(cells) == width:
+                group.add(name, [cells], [n])
+            elif any(cell.strip() for cell in cells):
+                read.bad.append((read.city.key, name, n, json.dumps(cells),
+                                 f"malformed row: expected {width} fields, found {len(cells)}"))
+    for i in again:
+        _, rows, lines, bad = parse_csv(decode(group.csv[i].path.read_bytes())[0])
+        group.add(group.csv[i].name, rows, lines)
+        read.bad.extend((read.city.key, group.csv[i].name, n, row, reason) for n, row, reason in bad)
+    con.register("csv_lines", pd.DataFrame(line_map, columns=["__f", "__ord", "__line"]).astype("int64"))
+    try:
+        con.execute(*_insert_sql(read.city, group, """(SELECT r.*, coalesce(l.__line, r.__ord + 1) AS __n
+                                  FROM csv_rows r LEFT JOIN csv_lines l USING (__f, __ord))""", "__name", "__n"))
+    finally:
+        con.unregister("csv_files")
+        con.unregister("csv_lines")

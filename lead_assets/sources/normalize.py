@@ -6,7 +6,7 @@ from datetime import date
 
 import duckdb
 
-from lead_assets.sources.addresses import install_macros
+from lead_assets.sources.addresses import install_macros, key_addresses
 
 MAX_DESCRIPTION = 2000   # characters kept for scoring and export; the source row keeps all
 
@@ -23,8 +23,9 @@ def _clean(col: str) -> str:
 
 def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str, ...]],
               first_day: date, last_day: date) -> None:
-    """Type the rows staged in temp tables `stg` and `bad` (sources.stage) into temp tables
-    `norm_permits` and `norm_quarantine`. `date_formats` maps city -> strptime formats."""
+    """Type the rows staged in temp tables `stg` and `bad` (sources.stage) into temp views
+    `norm_permits` and `norm_quarantine` (views: the wide source rows are copied once, into
+    the warehouse). `date_formats` maps city -> strptime formats."""
     install_macros(con)
     # try_strptime takes a constant format list: one CASE arm per distinct list of formats.
     by_formats: dict[tuple[str, ...], list[str]] = {}
@@ -89,17 +90,20 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
         )
         SELECT c.*, r.rn, r.kept FROM checked c JOIN r ON r.rid = c.rid
     """)
+    key_addresses(con, "permit_keys", "SELECT original_address AS address FROM ranked WHERE rn = 1")
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE norm_permits AS
+        CREATE OR REPLACE TEMP VIEW norm_permits AS
         SELECT r.city, r.permit_day, r.permit_num, r.permit_type, r.work_class, r.description,
                r.description_truncated, r.issued_date, r.applied_date, r.original_address, r.original_zip,
                r.est_project_cost, r.applicant_name, r.contractor_name, r.owner_name, r.status,
-               street_key(r.original_address) AS address_key,
+               k.street_key AS address_key,
                r.source_file, r.source_line, stg.source_row
-        FROM ranked r JOIN stg ON stg.rowid = r.rid WHERE rn = 1
+        FROM ranked r JOIN stg ON stg.rowid = r.rid
+        LEFT JOIN permit_keys k ON k.address = r.original_address
+        WHERE rn = 1
     """)
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE norm_quarantine AS
+        CREATE OR REPLACE TEMP VIEW norm_quarantine AS
         SELECT c.city, CASE WHEN reason LIKE 'date outside the partitions:%' THEN NULL ELSE c.permit_day END AS permit_day,
                c.source_file, c.source_line, c.permit_num, reason, stg.source_row
         FROM checked c JOIN stg ON stg.rowid = c.rid WHERE reason IS NOT NULL
