@@ -290,8 +290,10 @@ def _insert_sql(city: CitySource, group: FileGroup, rows: str, file: str, line: 
     """INSERT of the table or frame `rows` (the file's own column names) into `stg`, or into
     `bad` when the group lacks a required column."""
     header = group.header
-    # Keys of json_object are SQL string literals; the values are the file's own columns.
-    source_row = "json_object(" + ", ".join(f"{_lit(h)}, {_quote(h)}" for h in header) + ")::VARCHAR"
+    if len({h.lower() for h in header}) == len(header):
+        source_row = "to_json(struct_pack(" + ", ".join(f"{_quote(h)} := {_quote(h)}" for h in header) + "))::VARCHAR"
+    else:   # names that differ only in case: json_object's keys are string literals
+        source_row = "json_object(" + ", ".join(f"{_lit(h)}, {_quote(h)}" for h in header) + ")::VARCHAR"
     if group.error:
         return f"INSERT INTO bad SELECT ?, {file}, {line}, {source_row}, ? FROM {rows}", [city.key, group.error]
     mapped = ", ".join(f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
@@ -327,7 +329,7 @@ def _read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
 
 
 def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: FileGroup) -> None:
-    """Stage the group's CSV files with DuckDB's reader.
+    """Stage the group's CSV files with DuckDB's reader, straight into `stg` (or `bad`).
 
     A row's line number is worked out from its position in the file (WITH ORDINALITY) and
     the line numbers of the rows DuckDB rejected: with no blank line and no record spanning
@@ -338,50 +340,59 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: Fil
     any other is a bad row with the reason; an all-blank one is no row at all.
     """
     header, width = group.header, len(group.header)
+    target = "bad" if group.error else "stg"
     con.execute("DROP TABLE IF EXISTS csv_rejects")
     con.execute("DROP TABLE IF EXISTS csv_scans")
     index = {str(f.path): i for i, f in enumerate(group.csv)}
-    con.register("csv_files", pd.DataFrame({"__path": list(index), "__f": range(len(group.csv)),
-                                            "__name": [f.name for f in group.csv]}))
     reads = " UNION ALL ".join(_read_csv_sql([f for f in group.csv if f.crlf == crlf], header)
                                for crlf in sorted({f.crlf for f in group.csv}))
-    # __ord: the row's position in its file.
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE csv_rows AS
-                    SELECT r.* EXCLUDE (__path, __ord), f.__f, f.__name,
-                           __ord - min(__ord) OVER (PARTITION BY r.__path) + 1 AS __ord
-                    FROM ({reads}) r JOIN csv_files f USING (__path)""")
+    # Staged with the file's path and the row's position in the read; both are made the
+    # file's name and the row's line below (a path has a '/', a name does not).
+    con.execute(*_insert_sql(read.city, group, f"({reads})", "__path", "__ord"))
     rejects: dict[int, dict[int, str]] = {}
     for path, line, text in con.execute("""
             SELECT s.file_path, e.line, any_value(e.csv_line) FROM csv_rejects e
             JOIN csv_scans s USING (scan_id, file_id) GROUP BY ALL""").fetchall():
         rejects.setdefault(index[path], {})[int(line)] = text.strip("\r\n")
-    counts = dict(con.execute("SELECT __f, count(*) FROM csv_rows GROUP BY __f").fetchall())
-    again = [i for i, f in enumerate(group.csv) if 1 + counts.get(i, 0) + len(rejects.get(i, {})) != f.lines]
+    read_rows = {index[p]: (n, first) for p, n, first in con.execute(
+        f"SELECT source_file, count(*), min(source_line) FROM {target} "
+        "WHERE source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1", [list(index)]).fetchall()}
+    again = [i for i, f in enumerate(group.csv)
+             if 1 + read_rows.get(i, (0, 0))[0] + len(rejects.get(i, {})) != f.lines]
     if again:
-        con.execute("DELETE FROM csv_rows WHERE __f IN (SELECT unnest(?::INTEGER[]))", [again])
-    line_map = []      # (file, ordinal, line) for the files with rejects
+        con.execute(f"DELETE FROM {target} WHERE source_file IN (SELECT unnest(?::VARCHAR[]))",
+                    [[str(group.csv[i].path) for i in again]])
+    line_map = []      # (path, position in the read, line) for the rows of files with rejects
     for i, lines in rejects.items():
         if i in again:
             continue
-        name = group.csv[i].name
-        taken = set(lines)
-        free = (n for n in range(2, group.csv[i].lines + 1) if n not in taken)
-        line_map.extend((i, k, n) for k, n in enumerate(free, 1) if k <= counts.get(i, 0))
+        f = group.csv[i]
+        count, first = read_rows.get(i, (0, 0))
+        free = (n for n in range(2, f.lines + 1) if n not in lines)
+        line_map.extend((str(f.path), first + k, n) for k, n in zip(range(count), free))
         for n, text in sorted(lines.items()):
             cells = next(csv.reader([text]), [])
             if len(cells) == width:
-                group.add(name, [cells], [n])
+                group.add(f.name, [cells], [n])
             elif any(cell.strip() for cell in cells):
-                read.bad.append((read.city.key, name, n, json.dumps(cells),
+                read.bad.append((read.city.key, f.name, n, json.dumps(cells),
                                  f"malformed row: expected {width} fields, found {len(cells)}"))
     for i in again:
         _, rows, lines, bad = parse_csv(decode(group.csv[i].path.read_bytes())[0])
         group.add(group.csv[i].name, rows, lines)
         read.bad.extend((read.city.key, group.csv[i].name, n, row, reason) for n, row, reason in bad)
-    con.register("csv_lines", pd.DataFrame(line_map, columns=["__f", "__ord", "__line"]).astype("int64"))
+    files = pd.DataFrame([(str(f.path), f.name, read_rows[i][1] - 2, i in rejects)
+                          for i, f in enumerate(group.csv) if i in read_rows and i not in again],
+                         columns=["__path", "__name", "__offset", "__mapped"])
+    con.register("csv_files", files)
+    con.register("csv_lines", pd.DataFrame(line_map, columns=["__path", "__ord", "__line"]))
     try:
-        con.execute(*_insert_sql(read.city, group, """(SELECT r.*, coalesce(l.__line, r.__ord + 1) AS __n
-                                  FROM csv_rows r LEFT JOIN csv_lines l USING (__f, __ord))""", "__name", "__n"))
+        if line_map:
+            con.execute(f"""UPDATE {target} t SET source_line = l.__line FROM csv_lines l
+                            WHERE t.source_file = l.__path AND t.source_line = l.__ord""")
+        con.execute(f"""UPDATE {target} t SET source_file = f.__name,
+                            source_line = CASE WHEN f.__mapped THEN t.source_line ELSE t.source_line - f.__offset END
+                        FROM csv_files f WHERE t.source_file = f.__path""")
     finally:
         con.unregister("csv_files")
         con.unregister("csv_lines")
