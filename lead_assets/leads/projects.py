@@ -231,14 +231,19 @@ def aggregate_sql(per_permit: str) -> str:
     """One candidate row per project from the per-permit table `per_permit` (a table: its
     rowid is used; lead_inputs' columns plus project_id, is_building): the lead permit's row, with owner, values and
     dates from whichever permit has them, the category of the broadest permit, a volume
-    builder on any permit discarding the whole project, and the other permit numbers."""
+    builder on any permit discarding the whole project, and the other permit numbers.
+
+    Most projects are one permit: that permit is the candidate as it is, and only the
+    projects of several permits are ranked and aggregated."""
     return f"""
-        WITH ranked AS (
+        WITH sizes AS (
+            SELECT city, project_id, count(*) AS project_size FROM {per_permit} GROUP BY ALL
+        ), ranked AS (
             -- the ranks are computed on the sort keys alone (by rowid), not on the wide rows
             SELECT p.rowid AS rid, p.city, p.project_id, {HELD_SQL.format(t='p')} AS held,
                 {scope_rank_sql('p.category')} AS scope_rank, p.is_building, p.est_project_cost,
                 p.permit_day, p.permit_id
-            FROM {per_permit} p
+            FROM {per_permit} p JOIN sizes s USING (city, project_id) WHERE s.project_size > 1
         ), ranks AS (
             SELECT rid, held, scope_rank,
                 row_number() OVER (PARTITION BY city, project_id ORDER BY held DESC, is_building DESC,
@@ -285,6 +290,11 @@ def aggregate_sql(per_permit: str) -> str:
             CASE WHEN a.others IS NOT NULL THEN 'project also: ' || a.others END AS project_note
         FROM ordered o JOIN agg a USING (city, project_id)
         WHERE o.lead_rank = 1
+        UNION ALL BY NAME
+        SELECT p.* EXCLUDE (class_flags, homeowner_pulled),
+            nullif(p.class_flags, '') AS class_flags, coalesce(p.homeowner_pulled, false) AS homeowner_pulled,
+            1::BIGINT AS project_size, NULL::VARCHAR AS project_note
+        FROM {per_permit} p JOIN sizes s USING (city, project_id) WHERE s.project_size = 1
     """
 
 

@@ -238,9 +238,8 @@ def write(con, settings: Settings, partitions: list[tuple[str, date]], *,
     Reads the temp view (or table) `final_scores` (candidates with the scorer's verdict and `rules_score`).
     """
     register_partitions(con, partitions)
-    con.execute("CREATE OR REPLACE TEMP TABLE full_parts (city VARCHAR, permit_day DATE)")
-    if full_parts:
-        con.executemany("INSERT INTO full_parts VALUES (?, ?)", [list(p) for p in full_parts])
+    con.execute("CREATE OR REPLACE TEMP TABLE full_parts AS SELECT unnest(?::VARCHAR[]) AS city, "
+                "unnest(?::DATE[]) AS permit_day", [[c for c, _ in full_parts], [d for _, d in full_parts]])
     groups = " ".join(f"WHEN '{c}' THEN '{g}'" for c, g in GROUP_OF.items())
     tier = TIER_SQL.format(s="score")
     con.execute(f"""

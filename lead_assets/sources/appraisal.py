@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from lead_assets.sources.addresses import install_macros, key_addresses
 from lead_assets.config.fields import PROPERTY_FIELDS
 from lead_assets.config.settings import Settings
-from lead_assets.sources.landing import parse_csv, decode
+from lead_assets.sources.landing import CsvFile, csv_shape, decode, parse_csv, read_csv_sql
 from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 
@@ -22,25 +23,13 @@ class AppraisalReport:
 
 @retry_conflicts
 def load_property_records(settings: Settings) -> AppraisalReport:
-    cols = settings.appraisal.columns
-    frames = []
     files = sorted(p for p in settings.appraisal_dir.glob(settings.appraisal.files) if p.is_file())
-    for path in files:
-        text, _ = decode(path.read_bytes())
-        header, rows, _, _ = parse_csv(text)
-        missing = [cols[f] for f in ("prop_id", "situs_address", "situs_city") if cols[f] not in header]
-        if missing:
-            raise ValueError(f"{path.name}: missing required column {', '.join(map(repr, missing))} "
-                             "(appraisal export, see [appraisal.columns] in leads.toml)")
-        frame = pd.DataFrame(rows, columns=header, dtype="string")
-        out = pd.DataFrame({f: frame[cols[f]] if cols.get(f) in header else pd.Series(pd.NA, index=frame.index, dtype="string")
-                            for f in PROPERTY_FIELDS})
-        out["source_file"] = path.name
-        frames.append(out)
-    staged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*PROPERTY_FIELDS, "source_file"])
     with connect(settings.warehouse_path) as con, transaction(con):
         install_macros(con)
-        con.register("cad", staged)
+        con.execute("CREATE OR REPLACE TEMP TABLE cad ("
+                    + ", ".join(f"{f} VARCHAR" for f in (*PROPERTY_FIELDS, "source_file")) + ")")
+        for path in files:
+            _stage(con, settings.appraisal.columns, path)
         key_addresses(con, "cad_keys", "SELECT situs_address AS address FROM cad UNION ALL "
                                        "SELECT mail_address FROM cad WHERE mail_address IS DISTINCT FROM situs_address")
         con.execute("DELETE FROM property_records")
@@ -71,3 +60,35 @@ def load_property_records(settings: Settings) -> AppraisalReport:
                    count(*) FILTER (WHERE mail_key IS NOT NULL AND mail_key <> address_key)
             FROM property_records""").fetchone()
     return AppraisalReport(len(files), records, owners_missing, absentee)
+
+
+def _stage(con, cols: dict[str, str], path: Path) -> None:
+    """One appraisal export into temp table `cad`: by DuckDB's reader when the file is plain
+    (see landing.csv_shape) and every row reads cleanly, else by Python's csv (rows that do not
+    split into the header's width are left out, as before)."""
+    data = path.read_bytes()
+    text, recoded = decode(data)
+    shape = None if recoded else csv_shape(data)
+    parsed = None if shape else parse_csv(text)
+    header = shape[0] if shape else parsed[0]
+    missing = [cols[f] for f in ("prop_id", "situs_address", "situs_city") if cols[f] not in header]
+    if missing:
+        raise ValueError(f"{path.name}: missing required column {', '.join(map(repr, missing))} "
+                         "(appraisal export, see [appraisal.columns] in leads.toml)")
+    mapped = ", ".join('"' + cols[f].replace('"', '""') + '"' if cols.get(f) in header else "NULL"
+                       for f in PROPERTY_FIELDS)
+    if shape is not None:
+        con.execute("DROP TABLE IF EXISTS csv_rejects")
+        con.execute("DROP TABLE IF EXISTS csv_scans")
+        sql = read_csv_sql([CsvFile(path.name, path, shape[1], shape[2])], header)
+        (n,) = con.execute(f"INSERT INTO cad SELECT {mapped}, ? FROM ({sql})", [path.name]).fetchone()
+        (rejected,) = con.execute("SELECT count(DISTINCT line) FROM csv_rejects").fetchone()
+        if not rejected and 1 + n == shape[1]:
+            return
+        con.execute("DELETE FROM cad WHERE source_file = ?", [path.name])
+    rows = (parsed or parse_csv(text))[1]
+    con.register("cad_frame", pd.DataFrame(rows, columns=header, dtype="string"))
+    try:
+        con.execute(f"INSERT INTO cad SELECT {mapped}, ? FROM cad_frame", [path.name])
+    finally:
+        con.unregister("cad_frame")

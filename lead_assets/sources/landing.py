@@ -188,7 +188,7 @@ class CityRead:
 
 
 
-def _duckdb_csv(data: bytes) -> tuple[list[str], int, bool] | None:
+def csv_shape(data: bytes) -> tuple[list[str], int, bool] | None:
     """(header, physical lines, CRLF) when DuckDB's reader can take a UTF-8 file with exact
     line numbers; None when Python's csv must (see the module docstring)."""
     body = data.rstrip(b"\r\n")
@@ -221,7 +221,7 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         if recoded:
             read.recoded_files.append(name)
         # Portal pages (city.source) may leave columns out: Python pads them (below).
-        plain = None if recoded or city.format == "json" or city.source else _duckdb_csv(data)
+        plain = None if recoded or city.format == "json" or city.source else csv_shape(data)
         try:
             if plain is not None:
                 header, rows, lines, bad = plain[0], [], [], []
@@ -312,7 +312,7 @@ def _stage_rows(con: duckdb.DuckDBPyConnection, city: CitySource, group: FileGro
         con.unregister("frame")
 
 
-def _read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
+def read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
     """One read_csv over files that share a header and line ends, with each row's file
     (`__path`) and its position in the whole read (`__ord`)."""
     columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
@@ -344,7 +344,7 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: Fil
     con.execute("DROP TABLE IF EXISTS csv_rejects")
     con.execute("DROP TABLE IF EXISTS csv_scans")
     index = {str(f.path): i for i, f in enumerate(group.csv)}
-    reads = " UNION ALL ".join(_read_csv_sql([f for f in group.csv if f.crlf == crlf], header)
+    reads = " UNION ALL ".join(read_csv_sql([f for f in group.csv if f.crlf == crlf], header)
                                for crlf in sorted({f.crlf for f in group.csv}))
     # Staged with the file's path and the row's position in the read; both are made the
     # file's name and the row's line below (a path has a '/', a name does not).
