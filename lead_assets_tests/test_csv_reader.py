@@ -54,6 +54,8 @@ VARIANTS = {
                                              + ls[8:]) + b"\n", "duckdb"),
     "blank line inside": (lambda ls: _with(_ragged(ls).rstrip(b"\n").split(b"\n"), {12: b""}), "python"),
     "cp1252": (lambda ls: _ragged(ls).replace(b"Remodel", "Remodél – ".encode("cp1252")), "python"),
+    # Files glued together from two exports: DuckDB's parser takes one kind of line end.
+    "mixed line ends": (lambda ls: b"\r\n".join(ls[:30]) + b"\r\n" + _ragged(ls[30:]), "python"),
 }
 
 
@@ -133,3 +135,48 @@ def test_line_numbers_hold_in_a_large_file_read_in_parallel(austin_settings):
     assert len(got) == 60_000 - len(bad_lines)
     assert all(num == next(csv.reader(io.StringIO(out[n - 1].decode())))[0] for n, num in got)
     assert [n for (n,) in con.execute("SELECT source_line FROM bad ORDER BY 1").fetchall()] == bad_lines
+
+
+def _cad(settings: Settings, name: str, data: bytes) -> None:
+    settings.appraisal_dir.mkdir(parents=True, exist_ok=True)
+    (settings.appraisal_dir / name).write_bytes(data)
+
+
+@pytest.mark.parametrize("damage", ["none", "stray quote", "quoted newline", "cp1252", "ragged", "mixed line ends"])
+def test_property_records_hold_what_pythons_csv_reads(tmp_path, monkeypatch, damage):
+    """The appraisal export is read by DuckDB where it can be, by Python's csv where it
+    cannot; either way property_records hold the rows Python's csv splits cleanly."""
+    from lead_assets.demo.feeds import generate_demo
+    from lead_assets.sources.appraisal import load_property_records
+    from lead_assets.warehouse.connection import connect
+
+    monkeypatch.setenv("LEADS_TODAY", "2026-11-28")
+    settings = Settings.load(write_config(tmp_path))
+    generate_demo(tmp_path / "gen", __import__("datetime").date(2026, 11, 27), days=2)
+    lines = _lines((tmp_path / "gen" / "cad" / "collin_cad_properties.csv").read_bytes())
+    damaged = {
+        "none": lines,
+        "stray quote": lines[:9] + [lines[9].replace(b",", b',"x"y,', 1)] + lines[10:],
+        "quoted newline": lines[:9] + [lines[9].replace(b",", b',"two\nlines",', 1)] + lines[10:],
+        "cp1252": lines[:9] + [lines[9].replace(b",", ",Peña,".encode("cp1252"), 1)] + lines[10:],
+        "ragged": lines[:9] + [b"only,three,fields\r"] + lines[10:],
+        "mixed line ends": lines[:9] + [lines[9].rstrip(b"\r")] + lines[10:],
+    }[damage]
+    data = b"\n".join(damaged) + b"\n"
+    _cad(settings, "cad.csv", data)
+    report = load_property_records(settings)
+    header, rows, _, _ = landing.parse_csv(landing.decode(data)[0])
+    want = sorted((r[header.index("prop_id")].strip(), r[header.index("owner_name")].strip() or None) for r in rows)
+    with connect(settings.warehouse_path) as con:
+        got = sorted(con.execute("SELECT prop_id, owner_name FROM property_records").fetchall())
+    assert report.records == len(rows) == len(got)
+    assert got == want
+
+
+def test_property_records_missing_column_is_one_clear_error(tmp_path, monkeypatch):
+    from lead_assets.sources.appraisal import load_property_records
+    monkeypatch.setenv("LEADS_TODAY", "2026-11-28")
+    settings = Settings.load(write_config(tmp_path))
+    _cad(settings, "cad.csv", b"prop_id,situs_address\n1,2 Main St\n")
+    with pytest.raises(ValueError, match=r"cad.csv: missing required column 'situs_city' \(appraisal export"):
+        load_property_records(settings)

@@ -196,15 +196,20 @@ def csv_shape(data: bytes) -> tuple[list[str], int, bool] | None:
     # the line numbers of the rows after it.
     if b"\n\n" in body or b"\n\r\n" in body or body[:1] == b"\n" or body[:2] == b"\r\n":
         return None
-    first = body.split(b"\n", 1)[0]
+    end = body.find(b"\n")
+    first = body if end < 0 else body[:end]
     crlf = first.endswith(b"\r")
+    newlines, returns = body.count(b"\n"), body.count(b"\r")
+    # One kind of line end throughout: DuckDB reads one (mixed ones stop its parser).
+    if returns != (newlines if crlf else 0) or (crlf and body.count(b"\r\n") != newlines):
+        return None
     text = first.decode("utf-8-sig").rstrip("\r")
-    if text.count('"') % 2 or "\r" in text:    # a header spanning lines, or old Mac line ends
+    if text.count('"') % 2:    # a header spanning lines
         return None
     header = _unique_header(next(csv.reader([text]), []))
     if len({h.lower() for h in header}) < len(header):   # SQL names ignore case
         return None
-    return header, body.count(b"\n") + 1, crlf
+    return header, newlines + 1, crlf
 
 
 def read_city(landing_dir: Path, city: CitySource) -> CityRead:
@@ -348,7 +353,13 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: Fil
                                for crlf in sorted({f.crlf for f in group.csv}))
     # Staged with the file's path and the row's position in the read; both are made the
     # file's name and the row's line below (a path has a '/', a name does not).
-    con.execute(*_insert_sql(read.city, group, f"({reads})", "__path", "__ord"))
+    try:
+        con.execute(*_insert_sql(read.city, group, f"({reads})", "__path", "__ord"))
+    except duckdb.InvalidInputException:
+        # A file DuckDB's parser gives up on (not only rejects rows of): the statement left
+        # nothing behind (stage runs outside a transaction); Python's csv reads the group.
+        _read_with_python(read, group, range(len(group.csv)))
+        return
     rejects: dict[int, dict[int, str]] = {}
     for path, line, text in con.execute("""
             SELECT s.file_path, e.line, any_value(e.csv_line) FROM csv_rejects e
@@ -377,10 +388,7 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: Fil
             elif any(cell.strip() for cell in cells):
                 read.bad.append((read.city.key, f.name, n, json.dumps(cells),
                                  f"malformed row: expected {width} fields, found {len(cells)}"))
-    for i in again:
-        _, rows, lines, bad = parse_csv(decode(group.csv[i].path.read_bytes())[0])
-        group.add(group.csv[i].name, rows, lines)
-        read.bad.extend((read.city.key, group.csv[i].name, n, row, reason) for n, row, reason in bad)
+    _read_with_python(read, group, again)
     files = pd.DataFrame([(str(f.path), f.name, read_rows[i][1] - 2, i in rejects)
                           for i, f in enumerate(group.csv) if i in read_rows and i not in again],
                          columns=["__path", "__name", "__offset", "__mapped"])
@@ -396,3 +404,11 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: Fil
     finally:
         con.unregister("csv_files")
         con.unregister("csv_lines")
+
+
+def _read_with_python(read: CityRead, group: FileGroup, which) -> None:
+    """Python's csv reads these of the group's CSV files (their rows join group.rows)."""
+    for i in which:
+        _, rows, lines, bad = parse_csv(decode(group.csv[i].path.read_bytes())[0])
+        group.add(group.csv[i].name, rows, lines)
+        read.bad.extend((read.city.key, group.csv[i].name, n, row, reason) for n, row, reason in bad)
