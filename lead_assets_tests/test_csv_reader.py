@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 
 import duckdb
 import pytest
@@ -152,7 +153,7 @@ def test_property_records_hold_what_pythons_csv_reads(tmp_path, monkeypatch, dam
 
     monkeypatch.setenv("LEADS_TODAY", "2026-11-28")
     settings = Settings.load(write_config(tmp_path))
-    generate_demo(tmp_path / "gen", __import__("datetime").date(2026, 11, 27), days=2)
+    generate_demo(tmp_path / "gen", date(2026, 11, 27), days=2)
     lines = _lines((tmp_path / "gen" / "cad" / "collin_cad_properties.csv").read_bytes())
     damaged = {
         "none": lines,

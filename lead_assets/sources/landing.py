@@ -177,7 +177,8 @@ class FileGroup:
 
 @dataclass
 class CityRead:
-    """Everything read from one city's landing files (no database involved)."""
+    """What Python made of one city's landing files (no database involved): the CSV files in
+    the groups' `csv` lists are read by DuckDB when staged (stage)."""
     city: CitySource
     groups: dict[tuple, FileGroup] = field(default_factory=dict)
     bad: list[tuple] = field(default_factory=list)      # BAD_ROW_COLUMNS tuples
@@ -185,7 +186,6 @@ class CityRead:
     file_errors: list[str] = field(default_factory=list)
     empty_files: list[str] = field(default_factory=list)
     recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
-
 
 
 def csv_shape(data: bytes) -> tuple[list[str], int, bool] | None:
@@ -213,7 +213,8 @@ def csv_shape(data: bytes) -> tuple[list[str], int, bool] | None:
 
 
 def read_city(landing_dir: Path, city: CitySource) -> CityRead:
-    """Parse all of a city's landing files, in name order."""
+    """Look at all of a city's landing files, in name order: the plain CSV ones (csv_shape)
+    are left to DuckDB's reader, the rest are parsed here."""
     read = CityRead(city)
     for path in sorted(p for p in landing_dir.glob(city.landing) if p.is_file()):
         name = path.name
