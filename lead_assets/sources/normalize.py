@@ -52,30 +52,29 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
     text_fields = ("permit_num", "permit_type", "work_class", "description", "issued_date", "applied_date",
                    "original_address", "original_zip", "est_project_cost", "applicant_name",
                    "contractor_name", "owner_name", "status")
+    # One pass: clean and type the text fields, then the reason a row cannot be a permit.
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE typed AS
+        CREATE OR REPLACE TEMP TABLE checked AS
         WITH d AS (SELECT *, rowid AS rid, {_dirty(text_fields)} AS dirty FROM stg),
         c AS (
             SELECT rid, city, source_file, source_line::BIGINT AS source_line,
                 length(coalesce(description, '')) > {MAX_DESCRIPTION} AS description_truncated,
                 {", ".join(f"{_clean(f)} AS {f}" for f in text_fields)}
             FROM d
+        ), typed AS (
+            SELECT rid, city, source_file, source_line, permit_num, permit_type, work_class,
+                left(description, {MAX_DESCRIPTION}) AS description, description_truncated,
+                issued_date AS issued_raw,
+                {parse_date('issued_date')} AS issued_date,
+                {parse_date('applied_date')} AS applied_date,
+                original_address, original_zip,
+                est_project_cost AS cost_raw,
+                CASE WHEN est_project_cost IS NULL OR upper(est_project_cost) IN {_BLANK_MARKERS} THEN NULL
+                     ELSE TRY_CAST(regexp_replace(est_project_cost, '[$, ]', '', 'g') AS DECIMAL(14, 2))
+                END AS est_project_cost,
+                applicant_name, contractor_name, owner_name, status
+            FROM c
         )
-        SELECT rid, city, source_file, source_line, permit_num, permit_type, work_class,
-            left(description, {MAX_DESCRIPTION}) AS description, description_truncated,
-            issued_date AS issued_raw,
-            {parse_date('issued_date')} AS issued_date,
-            {parse_date('applied_date')} AS applied_date,
-            original_address, original_zip,
-            est_project_cost AS cost_raw,
-            CASE WHEN est_project_cost IS NULL OR upper(est_project_cost) IN {_BLANK_MARKERS} THEN NULL
-                 ELSE TRY_CAST(regexp_replace(est_project_cost, '[$, ]', '', 'g') AS DECIMAL(14, 2))
-            END AS est_project_cost,
-            applicant_name, contractor_name, owner_name, status
-        FROM c
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
         SELECT *, coalesce(issued_date, CASE WHEN issued_raw IS NULL THEN applied_date END) AS permit_day,
             CASE
               WHEN permit_num IS NULL THEN 'missing permit number: blank'
@@ -90,18 +89,17 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
             END AS reason
         FROM typed
     """)
-    # The same permit in several rows or files is one permit: the latest file wins.
-    # (The wide source_row text is joined back only at the end, by the staging rowid.)
+    # The same permit in several rows or files is one permit: the latest file wins. Ranked
+    # on the keys alone; the views below join the typed rows and the wide source_row text
+    # (by the staging rowid) only where they are used.
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE ranked AS
-        WITH r AS (  -- ranked on the keys alone, then joined back to the wide rows
-            SELECT rid, row_number() OVER w AS rn, first_value(source_file || ':' || source_line) OVER w AS kept
-            FROM checked WHERE reason IS NULL
-            WINDOW w AS (PARTITION BY city, permit_num ORDER BY source_file DESC, source_line DESC)
-        )
-        SELECT c.*, r.rn, r.kept FROM checked c JOIN r ON r.rid = c.rid
+        CREATE OR REPLACE TEMP TABLE ranks AS
+        SELECT rid, row_number() OVER w AS rn, first_value(source_file || ':' || source_line) OVER w AS kept
+        FROM checked WHERE reason IS NULL
+        WINDOW w AS (PARTITION BY city, permit_num ORDER BY source_file DESC, source_line DESC)
     """)
-    key_addresses(con, "permit_keys", "SELECT original_address AS address FROM ranked WHERE rn = 1")
+    key_addresses(con, "permit_keys", "SELECT original_address AS address FROM checked JOIN ranks USING (rid) "
+                                      "WHERE rn = 1")
     con.execute("""
         CREATE OR REPLACE TEMP VIEW norm_permits AS
         SELECT r.city, r.permit_day, r.permit_num, r.permit_type, r.work_class, r.description,
@@ -109,7 +107,7 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
                r.est_project_cost, r.applicant_name, r.contractor_name, r.owner_name, r.status,
                k.street_key AS address_key,
                r.source_file, r.source_line, stg.source_row
-        FROM ranked r JOIN stg ON stg.rowid = r.rid
+        FROM checked r JOIN ranks USING (rid) JOIN stg ON stg.rowid = r.rid
         LEFT JOIN permit_keys k ON k.address = r.original_address
         WHERE rn = 1
     """)
@@ -121,7 +119,7 @@ def normalize(con: duckdb.DuckDBPyConnection, date_formats: dict[str, tuple[str,
         UNION ALL
         SELECT r.city, r.permit_day, r.source_file, r.source_line, r.permit_num,
                'duplicate: permit ' || r.permit_num || ' also at ' || kept || ' (kept)', stg.source_row
-        FROM ranked r JOIN stg ON stg.rowid = r.rid WHERE rn > 1
+        FROM checked r JOIN ranks USING (rid) JOIN stg ON stg.rowid = r.rid WHERE rn > 1
         UNION ALL
         SELECT city, NULL::DATE, source_file, source_line::BIGINT, NULL, reason, source_row FROM bad
     """)
