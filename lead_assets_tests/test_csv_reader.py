@@ -110,6 +110,19 @@ def test_duckdb_reader_stages_what_pythons_csv_reads(austin_settings, variant):
             (12, "malformed row: expected 37 fields, found 40")]
 
 
+def test_a_file_name_duckdb_would_take_for_a_glob_is_read_as_itself(austin_settings):
+    folder = austin_settings.landing_dir / "austin"
+    folder.mkdir(parents=True)
+    (folder / "2015-03-0?.csv").write_bytes(REAL)            # ? would also match 2015-03-05.csv
+    (folder / "2015-03-05.csv").write_bytes((FIXTURES / "austin" / "2015-03-05.csv").read_bytes())
+    read = landing.read_city(austin_settings.landing_dir, austin_settings.city("austin"))
+    assert [f.name for g in read.groups.values() for f in g.csv] == ["2015-03-05.csv"]
+    con = duckdb.connect()
+    landing.stage(con, [read])
+    assert dict(con.execute("SELECT source_file, count(*) FROM stg GROUP BY 1").fetchall()) == {
+        "2015-03-0?.csv": 74, "2015-03-05.csv": 74}
+
+
 def test_line_numbers_hold_in_a_large_file_read_in_parallel(austin_settings):
     """Thousands of real rows (DuckDB splits the file between threads), rejects spread
     through it: every row keeps its own line number."""

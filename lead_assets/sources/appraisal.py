@@ -76,7 +76,7 @@ def _stage(con, cols: dict[str, str], path: Path) -> None:
     split into the header's width are left out, as before)."""
     data = path.read_bytes()
     text, recoded = decode(data)
-    shape = None if recoded else csv_shape(data)
+    shape = None if recoded else csv_shape(path, data)
     parsed = None if shape else parse_csv(text)
     header = shape[0] if shape else parsed[0]
     missing = [cols[f] for f in ("prop_id", "situs_address", "situs_city") if cols[f] not in header]

@@ -188,9 +188,11 @@ class CityRead:
     recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
 
 
-def csv_shape(data: bytes) -> tuple[list[str], int, bool] | None:
+def csv_shape(path: Path, data: bytes) -> tuple[list[str], int, bool] | None:
     """(header, physical lines, CRLF) when DuckDB's reader can take a UTF-8 file with exact
     line numbers; None when Python's csv must (see the module docstring)."""
+    if any(c in str(path) for c in "*?["):    # read_csv would take the name for a glob
+        return None
     body = data.rstrip(b"\r\n")
     # A blank line before the last row: DuckDB skips it without a trace, which would shift
     # the line numbers of the rows after it.
@@ -227,7 +229,7 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         if recoded:
             read.recoded_files.append(name)
         # Portal pages (city.source) may leave columns out: Python pads them (below).
-        plain = None if recoded or city.format == "json" or city.source else csv_shape(data)
+        plain = None if recoded or city.format == "json" or city.source else csv_shape(path, data)
         try:
             if plain is not None:
                 header, rows, lines, bad = plain[0], [], [], []
