@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from datetime import date
 
 import duckdb
@@ -55,6 +56,12 @@ VARIANTS = {
                                              + ls[8:]) + b"\n", "duckdb"),
     "blank line inside": (lambda ls: _with(_ragged(ls).rstrip(b"\n").split(b"\n"), {12: b""}), "python"),
     "cp1252": (lambda ls: _ragged(ls).replace(b"Remodel", "Remodél – ".encode("cp1252")), "python"),
+    # One empty field too many: DuckDB alone would read the row as the header's width, its
+    # cells shifted; it must be quarantined as Python's csv quarantines it.
+    "a field too many, empty": (lambda ls: _with(ls, {9: ls[9].replace(b",", b",,", 1)}), "duckdb"),
+    # A NUL in a column name would end the SQL string that names it.
+    "NUL in the header": (lambda ls: b"\n".join([ls[0].replace(b",status,", b",sta\x00tus,"), *ls[1:]]) + b"\n",
+                          "duckdb"),
     # Files glued together from two exports: DuckDB's parser takes one kind of line end.
     "mixed line ends": (lambda ls: b"\r\n".join(ls[:30]) + b"\r\n" + _ragged(ls[30:]), "python"),
 }
@@ -108,6 +115,8 @@ def test_duckdb_reader_stages_what_pythons_csv_reads(austin_settings, variant):
         assert [(n, why) for _, n, _, why in bad] == [
             (4, "malformed row: expected 37 fields, found 3"),
             (12, "malformed row: expected 37 fields, found 40")]
+    if variant == "a field too many, empty":
+        assert [(n, why) for _, n, _, why in bad] == [(10, "malformed row: expected 37 fields, found 38")]
 
 
 def test_a_file_name_duckdb_would_take_for_a_glob_is_read_as_itself(austin_settings):
@@ -156,7 +165,8 @@ def _cad(settings: Settings, name: str, data: bytes) -> None:
     (settings.appraisal_dir / name).write_bytes(data)
 
 
-@pytest.mark.parametrize("damage", ["none", "stray quote", "quoted newline", "cp1252", "ragged", "mixed line ends"])
+@pytest.mark.parametrize("damage", ["none", "stray quote", "quoted newline", "cp1252", "ragged", "mixed line ends",
+                                    "a field too many, empty"])
 def test_property_records_hold_what_pythons_csv_reads(tmp_path, monkeypatch, damage):
     """The appraisal export is read by DuckDB where it can be, by Python's csv where it
     cannot; either way property_records hold the rows Python's csv splits cleanly."""
@@ -175,6 +185,7 @@ def test_property_records_hold_what_pythons_csv_reads(tmp_path, monkeypatch, dam
         "cp1252": lines[:9] + [lines[9].replace(b",", ",Peña,".encode("cp1252"), 1)] + lines[10:],
         "ragged": lines[:9] + [b"only,three,fields\r"] + lines[10:],
         "mixed line ends": lines[:9] + [lines[9].rstrip(b"\r")] + lines[10:],
+        "a field too many, empty": lines[:9] + [lines[9].replace(b",", b",,", 1)] + lines[10:],
     }[damage]
     data = b"\n".join(damaged) + b"\n"
     _cad(settings, "cad.csv", data)
@@ -194,3 +205,46 @@ def test_property_records_missing_column_is_one_clear_error(tmp_path, monkeypatc
     _cad(settings, "cad.csv", b"prop_id,situs_address\n1,2 Main St\n")
     with pytest.raises(ValueError, match=r"cad.csv: missing required column 'situs_city' \(appraisal export"):
         load_property_records(settings)
+
+
+def test_a_file_duckdb_gives_up_on_goes_to_python_and_its_neighbours_stay(tmp_path):
+    """Some quoted newlines stop DuckDB's scanner (with null_padding) mid-read: the statement
+    leaves nothing, the clean file read with it is read by DuckDB alone, and the other is
+    returned for Python's csv."""
+    (tmp_path / "stops.csv").write_bytes(b'a,b,c\n1,"x\ny",3\n4,5,6\n')
+    (tmp_path / "clean.csv").write_bytes(b"a,b,c\n7,8,9\n")
+    files = [landing.CsvFile(tmp_path / n, *landing.csv_shape(tmp_path / n, (tmp_path / n).read_bytes())[1:])
+             for n in ("stops.csv", "clean.csv")]
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE t (a VARCHAR, c VARCHAR, source_file VARCHAR, source_line BIGINT)")
+    left = landing.read_csv_into(con, "t", files, ["a", "b", "c"], "a, c", [])
+    assert [f.name for f in left] == ["stops.csv"]
+    assert con.execute("SELECT * FROM t").fetchall() == [("7", "9", "clean.csv", 2)]
+
+
+def test_randomly_damaged_real_files_stage_as_pythons_csv_reads_them(austin_settings):
+    """Stray quotes, commas, line ends and NULs dropped at random into a real export: whichever
+    reader takes the file, the rows, lines and reasons are Python's csv's."""
+    rng = random.Random(13)
+    folder = austin_settings.landing_dir / "austin"
+    folder.mkdir(parents=True)
+    damage = [b'"', b'""', b",", b"\r", b'"\n', b"\x00", b'"x', b'\n"', b"\n", b"\r\n", b"\n\n"]
+    by_duckdb = 0
+    for trial in range(150):
+        data = bytearray(REAL)
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            data[pos:pos] = rng.choice(damage)
+        (folder / "a.csv").write_bytes(bytes(data))
+        read = landing.read_city(austin_settings.landing_dir, austin_settings.city("austin"))
+        if read.file_errors:                    # the header lost a required column
+            continue
+        by_duckdb += any(g.csv for g in read.groups.values())
+        con = duckdb.connect()
+        landing.stage(con, [read])
+        rows = sorted((n, json.loads(r)) for n, r in con.execute("SELECT source_line, source_row FROM stg").fetchall())
+        bad = sorted(con.execute("SELECT source_line, reason FROM bad").fetchall())
+        header, want, lines, want_bad = landing.parse_csv(landing.decode(bytes(data))[0])
+        assert rows == sorted((n, dict(zip(header, r))) for n, r in zip(lines, want)), trial
+        assert bad == sorted((n, why) for n, _, why in want_bad), trial
+    assert by_duckdb > 20      # the damage leaves many files to DuckDB's reader

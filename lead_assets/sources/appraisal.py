@@ -4,13 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from lead_assets.sources.addresses import install_macros, key_addresses
 from lead_assets.config.fields import PROPERTY_FIELDS
 from lead_assets.config.settings import Settings
-from lead_assets.sources.landing import CsvFile, csv_shape, decode, parse_csv, read_csv_sql
+from lead_assets.sources.landing import CsvFile, csv_shape, decode, parse_csv, quote_name, read_csv_into
 from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 
@@ -28,7 +27,7 @@ def load_property_records(settings: Settings) -> AppraisalReport:
     with connect(settings.warehouse_path) as con:
         install_macros(con)
         con.execute("CREATE OR REPLACE TEMP TABLE cad ("
-                    + ", ".join(f"{f} VARCHAR" for f in (*PROPERTY_FIELDS, "source_file")) + ")")
+                    + ", ".join(f"{f} VARCHAR" for f in (*PROPERTY_FIELDS, "source_file")) + ", source_line BIGINT)")
         for path in files:    # outside the transaction: a file DuckDB gives up on is read again
             _stage(con, settings.appraisal.columns, path)
         with transaction(con):
@@ -83,24 +82,13 @@ def _stage(con, cols: dict[str, str], path: Path) -> None:
     if missing:
         raise ValueError(f"{path.name}: missing required column {', '.join(map(repr, missing))} "
                          "(appraisal export, see [appraisal.columns] in leads.toml)")
-    mapped = ", ".join('"' + cols[f].replace('"', '""') + '"' if cols.get(f) in header else "NULL"
+    mapped = ", ".join(f"{quote_name(cols[f])} AS {f}" if cols.get(f) in header else f"NULL AS {f}"
                        for f in PROPERTY_FIELDS)
-    if shape is not None:
-        con.execute("DROP TABLE IF EXISTS csv_rejects")
-        con.execute("DROP TABLE IF EXISTS csv_scans")
-        sql = read_csv_sql([CsvFile(path.name, path, shape[1], shape[2])], header)
-        try:
-            (n,) = con.execute(f"INSERT INTO cad SELECT {mapped}, ? FROM ({sql})", [path.name]).fetchone()
-        except duckdb.InvalidInputException:
-            pass                # DuckDB's parser gave up on the file: nothing was staged
-        else:
-            (rejected,) = con.execute("SELECT count(DISTINCT line) FROM csv_rejects").fetchone()
-            if not rejected and 1 + n == shape[1]:
-                return
-            con.execute("DELETE FROM cad WHERE source_file = ?", [path.name])
+    if shape is not None and not read_csv_into(con, "cad", [CsvFile(path, shape[1], shape[2])], header, mapped, []):
+        return
     rows = (parsed or parse_csv(text))[1]
     con.register("cad_frame", pd.DataFrame(rows, columns=header, dtype="string"))
     try:
-        con.execute(f"INSERT INTO cad SELECT {mapped}, ? FROM cad_frame", [path.name])
+        con.execute(f"INSERT INTO cad BY NAME SELECT {mapped}, ? AS source_file FROM cad_frame", [path.name])
     finally:
         con.unregister("cad_frame")

@@ -37,9 +37,10 @@ def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestRepo
     """Load the given (city, day) partitions from the landing folder.
 
     Each city's files are parsed once (by DuckDB's CSV reader, or Python's for the files it
-    cannot number exactly; see landing.py), however many of its days are asked for;
-    mapping, typing and de-duplication run as SQL in one short warehouse transaction. Rows of days not asked for are left to their own partitions;
-    rows with no usable day belong to the city and are re-quarantined on every load of it.
+    cannot read exactly; see landing.py), however many of its days are asked for; mapping,
+    typing and de-duplication run as SQL in one short warehouse transaction. Rows of days not
+    asked for are left to their own partitions; rows with no usable day belong to the city
+    and are re-quarantined on every load of it.
     """
     days_by_city: dict[str, set[date]] = defaultdict(set)
     for city, day in partitions:

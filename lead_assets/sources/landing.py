@@ -4,17 +4,18 @@ Each file is read exactly as it is (any encoding, ragged rows, JSON or CSV). Row
 cannot even be split into fields become bad rows with a reason, never dropped; mapping and
 typing happen in SQL (normalize.py).
 
-CSV files are parsed by DuckDB's own reader (`read_csv`, rejects table, `json_object` for
+CSV files are parsed by DuckDB's own reader (`read_csv`, a rejects table, `to_json` for
 the source row) when a cheap pass over the bytes shows their line numbers can be kept
-exact: UTF-8, a one-line header, no blank line inside. The rest (cp1252, blank lines,
-records spanning lines) and JSON pages are parsed by Python's `csv` / `json`, which count
-physical lines themselves.
+exact (csv_shape) and every row reads cleanly (read_csv_into). The rest (cp1252, blank
+lines, records spanning lines, ragged rows) and JSON pages are parsed by Python's `csv` /
+`json`, which count physical lines themselves and quarantine each malformed row.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,11 +43,16 @@ def decode(data: bytes) -> tuple[str, bool]:
         return data.decode("cp1252", errors="replace"), True
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _unique_header(header: list[str]) -> list[str]:
+    """Column names as SQL can hold them: no control characters (a NUL ends a SQL string),
+    never blank, never twice."""
     seen: dict[str, int] = {}
     out = []
     for i, name in enumerate(header):
-        name = name.strip() or f"column_{i + 1}"
+        name = _CONTROL.sub("", name).strip() or f"column_{i + 1}"
         if name in seen:
             seen[name] += 1
             name = f"{name}_{seen[name]}"
@@ -146,17 +152,21 @@ def _text(value) -> str:
     return str(value)
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """A column name as a SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
 class CsvFile:
     """A landing CSV left to DuckDB's reader."""
-    name: str
     path: Path
     lines: int          # physical lines, the header's included (none of them blank)
     crlf: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
 
 @dataclass
@@ -259,9 +269,12 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
                      f"(city {city.key!r}, see leads.toml)")
             read.file_errors.append(error)
         group = read.groups.setdefault((tuple(header), error), FileGroup(header, error=error))
-        if plain is not None:
-            group.csv.append(CsvFile(name, path, plain[1], plain[2]))
-        else:
+        if plain is not None and not error:
+            group.csv.append(CsvFile(path, plain[1], plain[2]))
+        else:   # a file quarantined whole keeps Python's reading of its rows
+            if plain is not None:
+                _, rows, lines, bad = parse_csv(text)
+                read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
             group.add(name, rows, lines)
     return read
 
@@ -280,7 +293,8 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
     for read in reads:
         for group in read.groups.values():
             if group.csv:
-                _read_with_duckdb(con, read, group)
+                select, params = _stg_select(read.city, group.header)
+                _read_with_python(read, group, read_csv_into(con, "stg", group.csv, group.header, select, params))
             if group.rows:
                 _stage_rows(con, read.city, group)
         if read.bad:
@@ -294,124 +308,120 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _insert_sql(city: CitySource, group: FileGroup, rows: str, file: str, line: str) -> tuple[str, list]:
-    """INSERT of the table or frame `rows` (the file's own column names) into `stg`, or into
-    `bad` when the group lacks a required column."""
-    header = group.header
+def _source_row_sql(header: list[str]) -> str:
+    """SQL: the row as a JSON object of the file's own columns."""
     if len({h.lower() for h in header}) == len(header):
-        source_row = "to_json(struct_pack(" + ", ".join(f"{_quote(h)} := {_quote(h)}" for h in header) + "))::VARCHAR"
-    else:   # names that differ only in case: json_object's keys are string literals
-        source_row = "json_object(" + ", ".join(f"{_lit(h)}, {_quote(h)}" for h in header) + ")::VARCHAR"
-    if group.error:
-        return f"INSERT INTO bad SELECT ?, {file}, {line}, {source_row}, ? FROM {rows}", [city.key, group.error]
-    mapped = ", ".join(f"{_quote(city.columns[f])}::VARCHAR" if city.columns.get(f) in header else "NULL"
-                       for f in CANONICAL_FIELDS)
-    return f"INSERT INTO stg SELECT ?, {file}, {line}, {source_row}, {mapped} FROM {rows}", [city.key]
+        return "to_json(struct_pack(" + ", ".join(f"{quote_name(h)} := {quote_name(h)}" for h in header) + "))::VARCHAR"
+    # names that differ only in case (Python-read files only): json_object's keys are literals
+    return "json_object(" + ", ".join(f"{_lit(h)}, {quote_name(h)}" for h in header) + ")::VARCHAR"
+
+
+def _stg_select(city: CitySource, header: list[str]) -> tuple[str, list]:
+    """SELECT list of a `stg` row (city, source_row, the canonical fields) over a relation
+    with the file's own column names, and its parameters."""
+    mapped = ", ".join(f"{quote_name(city.columns[f])}::VARCHAR AS {f}" if city.columns.get(f) in header
+                       else f"NULL AS {f}" for f in CANONICAL_FIELDS)
+    return f"?::VARCHAR AS city, {_source_row_sql(header)} AS source_row, {mapped}", [city.key]
 
 
 def _stage_rows(con: duckdb.DuckDBPyConnection, city: CitySource, group: FileGroup) -> None:
+    """The rows Python read: into `stg`, or whole into `bad` when the group lacks a required column."""
     frame = pd.DataFrame(group.rows, columns=group.header)
     frame["__file"] = group.files
     frame["__line"] = group.lines
     con.register("frame", frame)
     try:
-        con.execute(*_insert_sql(city, group, "frame", "__file", "__line"))
+        if group.error:
+            con.execute(f"INSERT INTO bad SELECT ?, __file, __line, {_source_row_sql(group.header)}, ? FROM frame",
+                        [city.key, group.error])
+        else:
+            select, params = _stg_select(city, group.header)
+            con.execute(f"INSERT INTO stg BY NAME SELECT {select}, __file AS source_file, "
+                        "__line AS source_line FROM frame", params)
     finally:
         con.unregister("frame")
 
 
+_EXTRA = "__extra"   # one column past the header: a row with a field too many fills it
+
+
 def read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
-    """One read_csv over files that share a header and line ends, with each row's file
-    (`__path`) and its position in the whole read (`__ord`)."""
-    columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
+    """One read_csv over files that share a header and line ends: the file's columns, `__extra`,
+    each row's file (`__path`) and its position in the whole read (`__ord`)."""
+    columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in (*header, _EXTRA)) + "}"
     new_line = "'\\r\\n'" if files[0].crlf else "'\\n'"      # DuckDB's escaped spelling
     paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
-    names = ", ".join(_quote(h) for h in header)
+    names = ", ".join(quote_name(h) for h in (*header, _EXTRA))
     # No sniffing: the dialect is RFC 4180 and every column is text. An empty field is '' as
-    # Python's csv gives it (nullstr is a character no feed sends), not NULL. WITH ORDINALITY
-    # is row_number() OVER () in the order the files and their rows are read.
+    # Python's csv gives it (nullstr is a character no feed sends), so NULL is a field the row
+    # lacks (null_padding). WITH ORDINALITY is row_number() OVER () in the order the files
+    # and their rows are read.
     return (f"SELECT * FROM read_csv({paths}, header = true, auto_detect = false, delim = ',', quote = '\"', "
             f"escape = '\"', new_line = {new_line}, columns = {columns}, nullstr = {_lit(chr(1))}, "
-            f"filename = '__path', store_rejects = true, rejects_table = 'csv_rejects', "
+            f"null_padding = true, filename = '__path', store_rejects = true, rejects_table = 'csv_rejects', "
             f"rejects_scan = 'csv_scans') WITH ORDINALITY AS t({names}, __path, __ord)")
 
 
-def _read_with_duckdb(con: duckdb.DuckDBPyConnection, read: CityRead, group: FileGroup) -> None:
-    """Stage the group's CSV files with DuckDB's reader, straight into `stg` (or `bad`).
+def read_csv_into(con: duckdb.DuckDBPyConnection, target: str, files: list[CsvFile], header: list[str],
+                  select: str, params: list) -> list[CsvFile]:
+    """Insert the rows of `files`, read by DuckDB, into the temp table `target` (BY NAME:
+    `select` over the file's own columns, plus source_file, the file's name, and source_line,
+    the row's line). Returns the files it could not read exactly; nothing of theirs is left
+    in `target`, and Python's csv must read them.
 
-    A row's line number is worked out from its position in the file (WITH ORDINALITY) and
-    the line numbers of the rows DuckDB rejected: with no blank line and no record spanning
-    two lines (checked: the rows and rejects add up to the file's lines), the n-th row read
-    is on the n-th line that is neither the header nor a reject. A file where they do not
-    add up is read again by Python's csv. A rejected row gets Python's reading: a row the
-    lenient reader splits into the header's width is kept (as before DuckDB read the files),
-    any other is a bad row with the reason; an all-blank one is no row at all.
+    A file is read exactly when every row has the header's width (none rejected, none padded
+    or with a field in `__extra`; DuckDB itself would let a row with one empty field too many
+    through) and its rows add up to its lines: csv_shape admitted only files without blank
+    lines, so then no record spans two lines and the n-th row is on line n + 1.
     """
-    header, width = group.header, len(group.header)
-    target = "bad" if group.error else "stg"
     con.execute("DROP TABLE IF EXISTS csv_rejects")
     con.execute("DROP TABLE IF EXISTS csv_scans")
-    index = {str(f.path): i for i, f in enumerate(group.csv)}
-    reads = " UNION ALL ".join(read_csv_sql([f for f in group.csv if f.crlf == crlf], header)
-                               for crlf in sorted({f.crlf for f in group.csv}))
-    # Staged with the file's path and the row's position in the read; both are made the
-    # file's name and the row's line below (a path has a '/', a name does not).
-    try:
-        con.execute(*_insert_sql(read.city, group, f"({reads})", "__path", "__ord"))
-    except duckdb.InvalidInputException:
-        # A file DuckDB's parser gives up on (not only rejects rows of): the statement left
-        # nothing behind (stage runs outside a transaction); Python's csv reads the group.
-        _read_with_python(read, group, range(len(group.csv)))
-        return
-    rejects: dict[int, dict[int, str]] = {}
-    for path, line, text in con.execute("""
-            SELECT s.file_path, e.line, any_value(e.csv_line) FROM csv_rejects e
-            JOIN csv_scans s USING (scan_id, file_id) GROUP BY ALL""").fetchall():
-        rejects.setdefault(index[path], {})[int(line)] = text.strip("\r\n")
-    read_rows = {index[p]: (n, first) for p, n, first in con.execute(
-        f"SELECT source_file, count(*), min(source_line) FROM {target} "
-        "WHERE source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1", [list(index)]).fetchall()}
-    again = [i for i, f in enumerate(group.csv)
-             if 1 + read_rows.get(i, (0, 0))[0] + len(rejects.get(i, {})) != f.lines]
+    # A row of the wrong width gets no line; its file is read again by Python.
+    whole = f"{quote_name(_EXTRA)} IS NULL AND {quote_name(header[-1])} IS NOT NULL"
+
+    def insert(batch: list[CsvFile]) -> None:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT {select}, __path AS source_file, "
+                    f"CASE WHEN {whole} THEN __ord END AS source_line FROM ({read_csv_sql(batch, header)})", params)
+
+    unread = []
+    for crlf in sorted({f.crlf for f in files}):
+        batch = [f for f in files if f.crlf == crlf]
+        try:
+            insert(batch)
+        except duckdb.Error:
+            # DuckDB's parser gave up (a quoted newline stops its parallel scanner): the
+            # statement left nothing behind; each file is tried alone.
+            for f in batch:
+                try:
+                    insert([f])
+                except duckdb.Error:
+                    unread.append(f)
+    by_path = {str(f.path): f for f in files}
+    rejected = set()
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'csv_rejects'").fetchone()[0]:
+        rejected = {p for (p,) in con.execute("""SELECT DISTINCT s.file_path FROM csv_rejects e
+                                                 JOIN csv_scans s USING (scan_id, file_id)""").fetchall()}
+    stats = con.execute(f"""SELECT source_file, count(*), count(source_line), min(source_line) FROM {target}
+                            WHERE source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1""", [list(by_path)]).fetchall()
+    read = {path: first for path, rows, whole_rows, first in stats
+            if path not in rejected and rows == whole_rows and 1 + rows == by_path[path].lines}
+    again = [f for f in files if str(f.path) not in read and f not in unread]
     if again:
         con.execute(f"DELETE FROM {target} WHERE source_file IN (SELECT unnest(?::VARCHAR[]))",
-                    [[str(group.csv[i].path) for i in again]])
-    line_map = []      # (path, position in the read, line) for the rows of files with rejects
-    for i, lines in rejects.items():
-        if i in again:
-            continue
-        f = group.csv[i]
-        count, first = read_rows.get(i, (0, 0))
-        free = (n for n in range(2, f.lines + 1) if n not in lines)
-        line_map.extend((str(f.path), first + k, n) for k, n in zip(range(count), free))
-        for n, text in sorted(lines.items()):
-            cells = next(csv.reader([text]), [])
-            if len(cells) == width:
-                group.add(f.name, [cells], [n])
-            elif any(cell.strip() for cell in cells):
-                read.bad.append((read.city.key, f.name, n, json.dumps(cells),
-                                 f"malformed row: expected {width} fields, found {len(cells)}"))
-    _read_with_python(read, group, again)
-    files = pd.DataFrame([(str(f.path), f.name, read_rows[i][1] - 2, i in rejects)
-                          for i, f in enumerate(group.csv) if i in read_rows and i not in again],
-                         columns=["__path", "__name", "__offset", "__mapped"])
-    con.register("csv_files", files)
-    con.register("csv_lines", pd.DataFrame(line_map, columns=["__path", "__ord", "__line"]))
-    try:
-        if line_map:
-            con.execute(f"""UPDATE {target} t SET source_line = l.__line FROM csv_lines l
-                            WHERE t.source_file = l.__path AND t.source_line = l.__ord""")
-        con.execute(f"""UPDATE {target} t SET source_file = f.__name,
-                            source_line = CASE WHEN f.__mapped THEN t.source_line ELSE t.source_line - f.__offset END
-                        FROM csv_files f WHERE t.source_file = f.__path""")
+                    [[str(f.path) for f in again]])
+    con.register("csv_files", pd.DataFrame([(p, by_path[p].name, first - 2) for p, first in read.items()],
+                                           columns=["path", "name", "offset"]))
+    try:   # a path has a '/', a name does not: the rows staged above are told apart
+        con.execute(f"""UPDATE {target} t SET source_file = f.name, source_line = t.source_line - f.offset
+                        FROM csv_files f WHERE t.source_file = f.path""")
     finally:
         con.unregister("csv_files")
-        con.unregister("csv_lines")
+    return unread + again
 
 
-def _read_with_python(read: CityRead, group: FileGroup, which) -> None:
-    """Python's csv reads these of the group's CSV files (their rows join group.rows)."""
-    for i in which:
-        _, rows, lines, bad = parse_csv(decode(group.csv[i].path.read_bytes())[0])
-        group.add(group.csv[i].name, rows, lines)
-        read.bad.extend((read.city.key, group.csv[i].name, n, row, reason) for n, row, reason in bad)
+def _read_with_python(read: CityRead, group: FileGroup, files: list[CsvFile]) -> None:
+    """Python's csv reads these CSV files of the group (their rows join group.rows)."""
+    for f in files:
+        _, rows, lines, bad = parse_csv(decode(f.path.read_bytes())[0])
+        group.add(f.name, rows, lines)
+        read.bad.extend((read.city.key, f.name, n, row, reason) for n, row, reason in bad)
