@@ -46,3 +46,47 @@ def rules_vs_floor(root, settings, parts, rows: int, floor, *, repeats: int = 2)
     print(f"   ratio to floor                        {p_wall / f_wall:7.1f}x  / {p_cpu / f_cpu:5.1f}x")
     for name, (wall, cpu) in best.items():
         print(f"     {name:<36}{wall:6.2f}s / {cpu:5.2f}s")
+
+
+def json_pages(root, settings, *, page_size: int = 1000, repeats: int = 3) -> None:
+    """1c. Portal pages (JSON arrays of `page_size` records, as a Socrata pull saves them) staged
+    by DuckDB's JSON reader and by Python's json, side by side on the same files."""
+    import csv
+    import dataclasses
+    import json
+    from unittest import mock
+
+    import duckdb
+
+    from lead_assets.sources import landing
+
+    folder = root / "json_landing" / "pages"
+    folder.mkdir(parents=True)
+    records = []
+    for path in sorted((root / "landing").glob("*/*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            records.extend({k: v for k, v in row.items() if v != ""} for row in csv.DictReader(fh))
+    for n in range(0, len(records), page_size):
+        (folder / f"p{n // page_size:05d}.json").write_text(json.dumps(records[n:n + page_size]))
+    city = dataclasses.replace(settings.city(next(iter(settings.cities))), landing="pages/*.json", format="json")
+
+    def stage() -> int:
+        with duckdb.connect() as con:
+            return landing.stage(con, [landing.read_city(root / "json_landing", city)])
+
+    def python_json() -> int:
+        with mock.patch.object(landing, "json_kind", lambda path, data: None):
+            return stage()
+
+    sides = {"DuckDB read_json_objects": [], "Python json": []}
+    for _ in range(repeats):
+        for name, fn in (("DuckDB read_json_objects", stage), ("Python json", python_json)):
+            sides[name].append(_clock(fn))
+    assert stage() == python_json() == len(records)
+    best = {name: (min(w for w, _ in runs), min(c for _, c in runs)) for name, runs in sides.items()}
+    (d_wall, d_cpu), (p_wall, p_cpu) = best.values()
+    print(f"\n1c. {len(records):,} records in {len(records) // page_size + 1} JSON pages -> staged rows, "
+          f"best of {repeats} (wall / CPU)")
+    for name, (wall, cpu) in best.items():
+        print(f"   {name:<36}{wall:7.2f}s / {cpu:6.2f}s")
+    print(f"   Python json / DuckDB                  {p_wall / d_wall:7.1f}x  / {p_cpu / d_cpu:5.1f}x")

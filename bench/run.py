@@ -131,6 +131,7 @@ def main() -> None:
         print(f"     {name:<36}{t:6.2f}s")
     import bench_ingest  # 1b: the same in wall and CPU time, best of two (bench/bench_ingest.py)
     bench_ingest.rules_vs_floor(root, settings, parts, rows, floor)
+    bench_ingest.json_pages(root, settings)
 
     # 2. The same 600 partitions through Dagster, as a backfill runs them.
     import dagster as dg

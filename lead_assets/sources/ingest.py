@@ -36,8 +36,8 @@ class IngestReport:
 def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestReport:
     """Load the given (city, day) partitions from the landing folder.
 
-    Each city's files are parsed once (by DuckDB's CSV reader, or Python's for the files it
-    cannot read exactly; see landing.py), however many of its days are asked for; mapping,
+    Each city's files are parsed once (by DuckDB's CSV or JSON reader, or Python's for the
+    files it cannot read exactly; see landing.py), however many of its days are asked for; mapping,
     typing and de-duplication run as SQL in one short warehouse transaction. Rows of days not
     asked for are left to their own partitions; rows with no usable day belong to the city
     and are re-quarantined on every load of it.
@@ -48,13 +48,13 @@ def ingest(settings: Settings, partitions: list[tuple[str, date]]) -> IngestRepo
     reads = [read_city(settings.landing_dir, settings.city(c)) for c in days_by_city]
     report = IngestReport(
         files=sum(len(r.files) for r in reads),
-        file_errors=[e for r in reads for e in r.file_errors],
         empty_files=[f for r in reads for f in r.empty_files],
         recoded_files=[f for r in reads for f in r.recoded_files])
     parts = sorted((c, d) for c, days in days_by_city.items() for d in days)
     last_day = max(settings.today() - timedelta(days=1), *(d for _, d in parts))
     with connect(settings.warehouse_path) as con:
         report.source_rows = stage(con, reads)
+        report.file_errors = [e for r in reads for e in r.file_errors]   # stage adds JSON files' own
         normalize(con, {r.city.key: r.city.date_formats for r in reads}, settings.start_date, last_day)
         register_partitions(con, parts)
         con.execute("""CREATE OR REPLACE TEMP TABLE new_quarantine AS SELECT * FROM norm_quarantine

@@ -6,9 +6,10 @@ typing happen in SQL (normalize.py).
 
 CSV files are parsed by DuckDB's own reader (`read_csv`, a rejects table, `to_json` for
 the source row) when a cheap pass over the bytes shows their line numbers can be kept
-exact (csv_shape) and every row reads cleanly (read_csv_into). The rest (cp1252, blank
-lines, records spanning lines, ragged rows) and JSON pages are parsed by Python's `csv` /
-`json`, which count physical lines themselves and quarantine each malformed row.
+exact (csv_shape) and every row reads cleanly (read_csv_into); JSON files by DuckDB's JSON
+reader (json_reader.py). The rest (cp1252, blank lines, records spanning lines, ragged
+rows, broken JSON lines) are parsed by Python's `csv` / `json`, which count physical lines
+themselves and quarantine each malformed row.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import pandas as pd
 from lead_assets.config.fields import CANONICAL_FIELDS, REQUIRED_FIELDS
 
 from lead_assets.config.settings import CitySource
+from lead_assets.sources.json_reader import NO_ATTRIBUTES, NOT_AN_OBJECT, JsonFile, json_kind, read_json_into, readable_columns
 
 BAD_ROW_COLUMNS = ("city", "source_file", "source_line", "source_row", "reason")
 
@@ -78,13 +80,15 @@ def parse_csv(text: str) -> tuple[list[str], list[list[str]], list[int], list[tu
 
 
 def _parse_json(text: str, timezone: str | None = None
-                ) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]]]:
-    """A JSON array, JSON Lines, or an ArcGIS feature set (a pulled page, see portals/); the
-    'line' of a record is its position (1-based)."""
+                ) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str, str]], list[str]]:
+    """A JSON array, JSON Lines, or an ArcGIS feature set (a pulled page, see portals/), as
+    json_reader reads it when DuckDB cannot: (header, rows, lines, bad rows, each row's own
+    text). The 'line' of a record is its position (1-based)."""
     stripped = text.lstrip()
     features = _feature_set(stripped, timezone) if stripped.startswith("{") else None
+    raws = None
     if features is not None:
-        items = features
+        items, raws = features
     elif stripped.startswith("["):
         try:
             items = json.loads(text)
@@ -97,27 +101,32 @@ def _parse_json(text: str, timezone: str | None = None
                 try:
                     items.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    items.append(_BadJson(line, str(exc)))
+                    items.append(_Bad(json.dumps(line), f"malformed row: not valid JSON ({exc})"))
     header: list[str] = []
     for item in items:
         if isinstance(item, dict):
             header.extend(k for k in item if k not in header)
-    rows, lines, bad = [], [], []
+    rows, lines, bad, raw = [], [], [], []
     for n, item in enumerate(items, 1):
         if isinstance(item, dict):
             rows.append([_text(item.get(k)) for k in header])
             lines.append(n)
-        elif isinstance(item, _BadJson):
-            bad.append((n, json.dumps(item.line), f"malformed row: not valid JSON ({item.error})"))
+            raw.append(_record(raws[n - 1] if raws else item))
+        elif isinstance(item, _Bad):
+            bad.append((n, item.source_row, item.reason))
         else:
-            bad.append((n, json.dumps(item), "malformed row: not a JSON object"))
-    return header, rows, lines, bad
+            bad.append((n, _record(item), NOT_AN_OBJECT))
+    return header, rows, lines, bad, raw
 
 
-def _feature_set(text: str, timezone: str | None) -> list | None:
+def _record(item) -> str:
+    return json.dumps(item, ensure_ascii=False)
+
+
+def _feature_set(text: str, timezone: str | None) -> tuple[list, list] | None:
     """The attributes of an ArcGIS query response ({"features": [{"attributes": {...}}]}), with
-    its date fields (epoch milliseconds, UTC) as local ISO times in `timezone`; None when the
-    text is not a feature set."""
+    its date fields (epoch milliseconds, UTC) as local ISO times in `timezone`, and as they
+    came; None when the text is not a feature set."""
     try:
         body = json.loads(text)
     except json.JSONDecodeError:
@@ -127,21 +136,24 @@ def _feature_set(text: str, timezone: str | None) -> list | None:
     dates = {f.get("name") for f in body.get("fields") or [] if isinstance(f, dict)
              and f.get("type") == "esriFieldTypeDate"}
     zone = ZoneInfo(timezone or "UTC")
-    items = []
+    items, raws = [], []
     for feature in body["features"]:
         attrs = feature.get("attributes") if isinstance(feature, dict) else None
         if not isinstance(attrs, dict):
-            items.append(feature)       # quarantined below as "not a JSON object"
+            items.append(_Bad(_record(feature), NO_ATTRIBUTES) if isinstance(feature, dict) else feature)
+            raws.append(feature)
             continue
         items.append({k: (datetime.fromtimestamp(v / 1000, zone).strftime("%Y-%m-%dT%H:%M:%S")
-                          if k in dates and isinstance(v, (int, float)) else v) for k, v in attrs.items()})
-    return items
+                          if k in dates and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                      for k, v in attrs.items()})
+        raws.append(attrs)
+    return items, raws
 
 
 @dataclass
-class _BadJson:
-    line: str
-    error: str
+class _Bad:
+    source_row: str
+    reason: str
 
 
 def _text(value) -> str:
@@ -178,11 +190,13 @@ class FileGroup:
     lines: list[int] = field(default_factory=list)      # per row
     csv: list[CsvFile] = field(default_factory=list)    # files DuckDB reads (their rows are not in `rows`)
     error: str | None = None                           # set when the files lack a required column
+    raw: list[str] = field(default_factory=list)        # per row, JSON records only: the record's text
 
-    def add(self, name: str, rows: list[list[str]], lines: list[int]) -> None:
+    def add(self, name: str, rows: list[list[str]], lines: list[int], raw: list[str] | None = None) -> None:
         self.rows.extend(rows)
         self.files.extend([name] * len(rows))
         self.lines.extend(lines)
+        self.raw.extend(raw or ())
 
 
 @dataclass
@@ -196,6 +210,7 @@ class CityRead:
     file_errors: list[str] = field(default_factory=list)
     empty_files: list[str] = field(default_factory=list)
     recoded_files: list[str] = field(default_factory=list)   # not UTF-8, read as cp1252
+    json: list[JsonFile] = field(default_factory=list)       # JSON files DuckDB reads (stage)
 
 
 def csv_shape(path: Path, data: bytes) -> tuple[list[str], int, bool] | None:
@@ -225,8 +240,8 @@ def csv_shape(path: Path, data: bytes) -> tuple[list[str], int, bool] | None:
 
 
 def read_city(landing_dir: Path, city: CitySource) -> CityRead:
-    """Look at all of a city's landing files, in name order: the plain CSV ones (csv_shape)
-    are left to DuckDB's reader, the rest are parsed here."""
+    """Look at all of a city's landing files, in name order: plain CSV files (csv_shape) and
+    UTF-8 JSON files (json_kind) are left to DuckDB's readers, the rest are parsed here."""
     read = CityRead(city)
     for path in sorted(p for p in landing_dir.glob(city.landing) if p.is_file()):
         name = path.name
@@ -238,45 +253,71 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
         text, recoded = decode(data)
         if recoded:
             read.recoded_files.append(name)
-        # Portal pages (city.source) may leave columns out: Python pads them (below).
-        plain = None if recoded or city.format == "json" or city.source else csv_shape(path, data)
-        try:
-            if plain is not None:
-                header, rows, lines, bad = plain[0], [], [], []
-            elif city.format == "json":
-                header, rows, lines, bad = _parse_json(text, city.source.timezone if city.source else None)
+        if city.format == "json":
+            kind = None if recoded or not readable_columns(city) else json_kind(path, data)
+            if kind is not None:
+                read.json.append(JsonFile(path, kind))
             else:
-                header, rows, lines, bad = parse_csv(text)
-        except SourceFileError as exc:
-            error = f"unreadable file: {name}: {exc}"
-            read.file_errors.append(error)
-            read.bad.append((city.key, name, None, None, error))
+                add_json_text(read, name, text)
             continue
-        read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
-        if not rows and plain is None:
+        # Portal pages (city.source) may leave columns out: Python pads them (add_rows).
+        plain = None if recoded or city.source else csv_shape(path, data)
+        if plain is None:
+            add_rows(read, name, *parse_csv(text))
             continue
-        if city.source is not None:
-            # A portal leaves a null field out of a JSON row: a mapped column that no row of the
-            # page has is blank, not a broken file.
-            absent = [c for c in city.columns.values() if c not in header]
-            header = header + absent
-            rows = [row + [""] * len(absent) for row in rows]
-        missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
-        error = None
-        if missing:
-            # The whole file is quarantined with a reason naming the column and the file.
-            error = (f"missing required column: {', '.join(repr(c) for c in missing)} in {name} "
-                     f"(city {city.key!r}, see leads.toml)")
+        header = plain[0]
+        error = _missing_columns(city, header, name)
+        group = read.groups.setdefault((tuple(header), error, False), FileGroup(header, error=error))
+        if error:   # a file quarantined whole keeps Python's reading of its rows
             read.file_errors.append(error)
-        group = read.groups.setdefault((tuple(header), error), FileGroup(header, error=error))
-        if plain is not None and not error:
-            group.csv.append(CsvFile(path, plain[1], plain[2]))
-        else:   # a file quarantined whole keeps Python's reading of its rows
-            if plain is not None:
-                _, rows, lines, bad = parse_csv(text)
-                read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
+            _, rows, lines, bad = parse_csv(text)
+            read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
             group.add(name, rows, lines)
+        else:
+            group.csv.append(CsvFile(path, plain[1], plain[2]))
     return read
+
+
+def add_json_text(read: CityRead, name: str, text: str) -> None:
+    """Python's json reads one JSON landing file of the city."""
+    try:
+        parsed = _parse_json(text, read.city.source.timezone if read.city.source else None)
+    except SourceFileError as exc:
+        error = f"unreadable file: {name}: {exc}"
+        read.file_errors.append(error)
+        read.bad.append((read.city.key, name, None, None, error))
+        return
+    add_rows(read, name, *parsed)
+
+
+def _missing_columns(city: CitySource, header: list[str], name: str) -> str | None:
+    """The error of a file that lacks a required column (it is quarantined whole)."""
+    missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
+    if not missing:
+        return None
+    return (f"missing required column: {', '.join(repr(c) for c in missing)} in {name} "
+            f"(city {city.key!r}, see leads.toml)")
+
+
+def add_rows(read: CityRead, name: str, header: list[str], rows: list[list[str]], lines: list[int],
+             bad: list[tuple[int, str, str]], raw: list[str] | None = None) -> None:
+    """Rows Python parsed from one file: into the group of their header (`raw`: each row's own
+    text, a JSON record's; otherwise the source row is built from the columns)."""
+    city = read.city
+    read.bad.extend((city.key, name, line, row, reason) for line, row, reason in bad)
+    if not rows:
+        return
+    if city.source is not None:
+        # A portal leaves a null field out of a JSON row: a mapped column that no row of the
+        # page has is blank, not a broken file.
+        absent = [c for c in city.columns.values() if c not in header]
+        header = header + absent
+        rows = [row + [""] * len(absent) for row in rows]
+    error = _missing_columns(city, header, name)
+    if error:
+        read.file_errors.append(error)
+    group = read.groups.setdefault((tuple(header), error, raw is not None), FileGroup(header, error=error))
+    group.add(name, rows, lines, raw)
 
 
 STAGING_DDL = ("CREATE OR REPLACE TEMP TABLE stg (city VARCHAR, source_file VARCHAR, source_line BIGINT, "
@@ -291,6 +332,11 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
     con.execute(STAGING_DDL)
     con.execute(BAD_DDL)
     for read in reads:
+        if read.json:
+            unread, errors = read_json_into(con, read.city, read.json)
+            read.file_errors.extend(errors)
+            for f in unread:
+                add_json_text(read, f.name, f.path.read_text(encoding="utf-8-sig"))
         for group in read.groups.values():
             if group.csv:
                 select, params = _stg_select(read.city, group.header)
@@ -316,12 +362,12 @@ def _source_row_sql(header: list[str]) -> str:
     return "json_object(" + ", ".join(f"{_lit(h)}, {quote_name(h)}" for h in header) + ")::VARCHAR"
 
 
-def _stg_select(city: CitySource, header: list[str]) -> tuple[str, list]:
+def _stg_select(city: CitySource, header: list[str], source_row: str | None = None) -> tuple[str, list]:
     """SELECT list of a `stg` row (city, source_row, the canonical fields) over a relation
     with the file's own column names, and its parameters."""
     mapped = ", ".join(f"{quote_name(city.columns[f])}::VARCHAR AS {f}" if city.columns.get(f) in header
                        else f"NULL AS {f}" for f in CANONICAL_FIELDS)
-    return f"?::VARCHAR AS city, {_source_row_sql(header)} AS source_row, {mapped}", [city.key]
+    return f"?::VARCHAR AS city, {source_row or _source_row_sql(header)} AS source_row, {mapped}", [city.key]
 
 
 def _stage_rows(con: duckdb.DuckDBPyConnection, city: CitySource, group: FileGroup) -> None:
@@ -329,13 +375,17 @@ def _stage_rows(con: duckdb.DuckDBPyConnection, city: CitySource, group: FileGro
     frame = pd.DataFrame(group.rows, columns=group.header)
     frame["__file"] = group.files
     frame["__line"] = group.lines
+    source_row = _source_row_sql(group.header)
+    if group.raw:
+        frame["__raw"] = group.raw
+        source_row = "__raw"
     con.register("frame", frame)
     try:
         if group.error:
-            con.execute(f"INSERT INTO bad SELECT ?, __file, __line, {_source_row_sql(group.header)}, ? FROM frame",
+            con.execute(f"INSERT INTO bad SELECT ?, __file, __line, {source_row}, ? FROM frame",
                         [city.key, group.error])
         else:
-            select, params = _stg_select(city, group.header)
+            select, params = _stg_select(city, group.header, source_row)
             con.execute(f"INSERT INTO stg BY NAME SELECT {select}, __file AS source_file, "
                         "__line AS source_line FROM frame", params)
     finally:
