@@ -245,3 +245,12 @@ def test_a_file_name_duckdb_would_take_for_a_glob_is_read_as_itself(settings):
     staged = _staged(settings, "austin_lines")
     assert staged["by_python"] == ["a?.json"]
     assert sorted(Counter(f for f, _ in staged["rows"]).items()) == [("a?.json", 5), ("ab.json", 7)]
+
+
+def test_an_arcgis_page_larger_than_duckdbs_object_limit_stays_on_duckdb(settings):
+    """DuckDB caps one JSON object at 16 MB by default; a pulled ArcGIS page is one object."""
+    long = [{**a, "WORK_DESC": (a["WORK_DESC"] or "") + " x" * 100_000} for a in ARC]   # ~20 MB in all
+    _page(settings, "austin_arc", "2015-03-05.p0001.json", _feature_set(long))
+    assert (settings.landing_dir / "austin_arc" / "2015-03-05" / "2015-03-05.p0001.json").stat().st_size > 16 * 2 ** 20
+    staged = _staged(settings, "austin_arc")
+    assert staged["by_python"] == [] and len(staged["rows"]) == len(ARC)

@@ -56,8 +56,12 @@ def _items_sql(files: list[JsonFile]) -> str:
     """Every record of `files`: its file (path), position (pos), text (item), the ArcGIS date
     fields of its page (dates) and why it cannot be a row (reason, NULL for a record)."""
     paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
+    # An ArcGIS page is one object: DuckDB's 16 MB cap on an object must not send a big page
+    # to Python. (The cap must clear the object by a margin: one byte over is a parse error.)
+    largest = max(f.path.stat().st_size for f in files) + 2 ** 20
     raw = f"""SELECT filename AS path, ord, json, count(*) OVER (PARTITION BY filename) AS n
-              FROM read_json_objects({paths}, format = '{files[0].kind}', filename = true)
+              FROM read_json_objects({paths}, format = '{files[0].kind}', filename = true,
+                                     maximum_object_size = {max(largest, 16 * 2 ** 20)})
               WITH ORDINALITY AS t(json, filename, ord)"""
     plain = ("SELECT path, row_number() OVER (PARTITION BY path ORDER BY ord) AS pos, json AS item, "
              f"[]::VARCHAR[] AS dates, CASE WHEN json_type(json) <> 'OBJECT' THEN '{NOT_AN_OBJECT}' END AS reason")
