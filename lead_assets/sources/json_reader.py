@@ -82,7 +82,9 @@ def _items_sql(files: list[JsonFile]) -> str:
         SELECT path, pos, CASE WHEN record THEN feature->'attributes' ELSE feature END, dates,
                CASE WHEN NOT record THEN CASE WHEN json_type(feature) = 'OBJECT' THEN '{NO_ATTRIBUTES}'
                                               ELSE '{NOT_AN_OBJECT}' END END
-        FROM (SELECT *, coalesce(json_type(feature, '$.attributes') = 'OBJECT', false) AS record FROM (SELECT path, unnest(features) AS feature, generate_subscripts(features, 1) AS pos, dates FROM pages))"""
+        FROM (SELECT *, coalesce(json_type(feature, '$.attributes') = 'OBJECT', false) AS record
+              FROM (SELECT path, unnest(features) AS feature, generate_subscripts(features, 1) AS pos, dates
+                    FROM pages))"""
 
 
 def _values_sql(columns: list[str], timezone: str, dated: bool) -> list[str]:
