@@ -178,8 +178,7 @@ def test_a_json_file_without_a_required_column_is_quarantined_whole(settings):
         ("b.json", n, "missing required column") for n in range(1, 6)] + [("b.json", 6, "malformed row")]
 
 
-def test_a_broken_array_is_one_unreadable_file_and_the_rest_load(settings, monkeypatch):
-    monkeypatch.setenv("LEADS_TODAY", "2015-03-20")
+def test_a_broken_array_is_one_unreadable_file_and_the_rest_load(settings):
     _page(settings, "austin_soda", "2015-03-05.p0001.json", json.dumps(SODA[:20])[:-40])
     _page(settings, "austin_soda", "2015-03-05.p0002.json", json.dumps(SODA[20:30]))
     staged = _staged(settings, "austin_soda")

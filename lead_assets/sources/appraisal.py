@@ -9,7 +9,8 @@ import pandas as pd
 from lead_assets.sources.addresses import install_macros, key_addresses
 from lead_assets.config.fields import PROPERTY_FIELDS
 from lead_assets.config.settings import Settings
-from lead_assets.sources.landing import CsvFile, csv_shape, decode, parse_csv, quote_name, read_csv_into
+from lead_assets.sources.landing import CsvFile, csv_shape, decode, parse_csv, read_csv_into
+from lead_assets.sources.readers import quote_name
 from lead_assets.warehouse.connection import connect, retry_conflicts, transaction
 
 

@@ -15,6 +15,7 @@ import duckdb
 
 from lead_assets.config.fields import CANONICAL_FIELDS, REQUIRED_FIELDS
 from lead_assets.config.settings import CitySource
+from lead_assets.sources.readers import globbed, missing_columns, sql_paths, sql_text
 
 ARRAY, LINES = "array", "newline_delimited"      # read_json_objects formats
 NOT_AN_OBJECT = "malformed row: not a JSON object"
@@ -33,7 +34,7 @@ class JsonFile:
 
 def json_kind(path: Path, data: bytes) -> str | None:
     """How DuckDB reads this UTF-8 file, or None when Python's json must."""
-    if any(c in str(path) for c in "*?["):    # read_json_objects would take the name for a glob
+    if globbed(path):
         return None
     first = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     return {b"[": ARRAY, b"{": LINES}.get(first)
@@ -44,24 +45,19 @@ def readable_columns(city: CitySource) -> bool:
     return not any(c in name for name in city.columns.values() if name for c in '"\\')
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _path(key: str) -> str:
-    return _lit(f'$."{key}"')
+    return sql_text(f'$."{key}"')
 
 
 def _items_sql(files: list[JsonFile]) -> str:
     """Every record of `files`: its file (path), position (pos), text (item), the ArcGIS date
     fields of its page (dates) and why it cannot be a row (reason, NULL for a record)."""
-    paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
     # An ArcGIS page is one object: DuckDB's 16 MB cap on an object must not send a big page
     # to Python. (The cap must clear the object by a margin: one byte over is a parse error.)
     largest = max(f.path.stat().st_size for f in files) + 2 ** 20
     raw = f"""SELECT filename AS path, ord, json, count(*) OVER (PARTITION BY filename) AS n
-              FROM read_json_objects({paths}, format = '{files[0].kind}', filename = true,
-                                     maximum_object_size = {max(largest, 16 * 2 ** 20)})
+              FROM read_json_objects({sql_paths([f.path for f in files])}, format = '{files[0].kind}',
+                                     filename = true, maximum_object_size = {max(largest, 16 * 2 ** 20)})
               WITH ORDINALITY AS t(json, filename, ord)"""
     plain = ("SELECT path, row_number() OVER (PARTITION BY path ORDER BY ord) AS pos, json AS item, "
              f"[]::VARCHAR[] AS dates, CASE WHEN json_type(json) <> 'OBJECT' THEN '{NOT_AN_OBJECT}' END AS reason")
@@ -95,10 +91,10 @@ def _values_sql(columns: list[str], timezone: str, dated: bool) -> list[str]:
     for i, column in enumerate(columns, 1):
         value = f"v[{i}]"
         if dated:
-            local = (f"strftime(timezone({_lit(timezone)}, to_timestamp({value}::DOUBLE / 1000)), "
+            local = (f"strftime(timezone({sql_text(timezone)}, to_timestamp({value}::DOUBLE / 1000)), "
                      f"'%Y-%m-%dT%H:%M:%S')")
             value = (f"CASE WHEN t[{i}] IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND list_contains(dates, "
-                     f"{_lit(column)}) THEN {local} ELSE {value} END")
+                     f"{sql_text(column)}) THEN {local} ELSE {value} END")
         out.append(value)
     return out
 
@@ -141,13 +137,11 @@ def _stage_items(con: duckdb.DuckDBPyConnection, city: CitySource) -> list[str]:
     errors, missing_by_path = [], {}
     required = [city.columns[f] for f in REQUIRED_FIELDS]
     if city.source is None:     # a portal leaves null fields out: an absent column is blank there
-        has = ", ".join(f"bool_or(list_contains(json_keys(item), {_lit(c)}))" for c in required)
+        has = ", ".join(f"bool_or(list_contains(json_keys(item), {sql_text(c)}))" for c in required)
         for path, *present in con.execute(f"""SELECT path, {has} FROM json_items
                                              WHERE reason IS NULL GROUP BY path ORDER BY path""").fetchall():
-            missing = [c for c, ok in zip(required, present) if not ok]
-            if missing:
-                error = (f"missing required column: {', '.join(repr(c) for c in missing)} in {Path(path).name} "
-                         f"(city {city.key!r}, see leads.toml)")
+            error = missing_columns(city, dict(zip(required, present)).get, Path(path).name)
+            if error:
                 missing_by_path[path] = error
                 errors.append(error)
     con.execute("CREATE OR REPLACE TEMP TABLE json_errors (path VARCHAR, error VARCHAR)")

@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from lead_assets.config.fields import CANONICAL_FIELDS, REQUIRED_FIELDS
+from lead_assets.config.fields import CANONICAL_FIELDS
 
 from lead_assets.config.settings import CitySource
 from lead_assets.sources.json_reader import NO_ATTRIBUTES, NOT_AN_OBJECT, JsonFile, json_kind, read_json_into, readable_columns
+from lead_assets.sources.readers import globbed, missing_columns, quote_name, sql_paths, sql_text
 
 BAD_ROW_COLUMNS = ("city", "source_file", "source_line", "source_row", "reason")
 
@@ -164,11 +165,6 @@ def _text(value) -> str:
     return str(value)
 
 
-def quote_name(name: str) -> str:
-    """A column name as a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass
 class CsvFile:
     """A landing CSV left to DuckDB's reader."""
@@ -216,7 +212,7 @@ class CityRead:
 def csv_shape(path: Path, data: bytes) -> tuple[list[str], int, bool] | None:
     """(header, physical lines, CRLF) when DuckDB's reader can take a UTF-8 file with exact
     line numbers; None when Python's csv must (see the module docstring)."""
-    if any(c in str(path) for c in "*?["):    # read_csv would take the name for a glob
+    if globbed(path):
         return None
     body = data.rstrip(b"\r\n")
     # A blank line before the last row: DuckDB skips it without a trace, which would shift
@@ -266,7 +262,7 @@ def read_city(landing_dir: Path, city: CitySource) -> CityRead:
             add_rows(read, name, *parse_csv(text))
             continue
         header = plain[0]
-        error = _missing_columns(city, header, name)
+        error = missing_columns(city, header.__contains__, name)
         group = read.groups.setdefault((tuple(header), error, False), FileGroup(header, error=error))
         if error:   # a file quarantined whole keeps Python's reading of its rows
             read.file_errors.append(error)
@@ -290,15 +286,6 @@ def add_json_text(read: CityRead, name: str, text: str) -> None:
     add_rows(read, name, *parsed)
 
 
-def _missing_columns(city: CitySource, header: list[str], name: str) -> str | None:
-    """The error of a file that lacks a required column (it is quarantined whole)."""
-    missing = [city.columns[f] for f in REQUIRED_FIELDS if city.columns[f] not in header]
-    if not missing:
-        return None
-    return (f"missing required column: {', '.join(repr(c) for c in missing)} in {name} "
-            f"(city {city.key!r}, see leads.toml)")
-
-
 def add_rows(read: CityRead, name: str, header: list[str], rows: list[list[str]], lines: list[int],
              bad: list[tuple[int, str, str]], raw: list[str] | None = None) -> None:
     """Rows Python parsed from one file: into the group of their header (`raw`: each row's own
@@ -313,7 +300,7 @@ def add_rows(read: CityRead, name: str, header: list[str], rows: list[list[str]]
         absent = [c for c in city.columns.values() if c not in header]
         header = header + absent
         rows = [row + [""] * len(absent) for row in rows]
-    error = _missing_columns(city, header, name)
+    error = missing_columns(city, header.__contains__, name)
     if error:
         read.file_errors.append(error)
     group = read.groups.setdefault((tuple(header), error, raw is not None), FileGroup(header, error=error))
@@ -350,16 +337,12 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
     return con.execute("SELECT (SELECT count(*) FROM stg) + (SELECT count(*) FROM bad)").fetchone()[0]
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _source_row_sql(header: list[str]) -> str:
     """SQL: the row as a JSON object of the file's own columns."""
     if len({h.lower() for h in header}) == len(header):
         return "to_json(struct_pack(" + ", ".join(f"{quote_name(h)} := {quote_name(h)}" for h in header) + "))::VARCHAR"
     # names that differ only in case (Python-read files only): json_object's keys are literals
-    return "json_object(" + ", ".join(f"{_lit(h)}, {quote_name(h)}" for h in header) + ")::VARCHAR"
+    return "json_object(" + ", ".join(f"{sql_text(h)}, {quote_name(h)}" for h in header) + ")::VARCHAR"
 
 
 def _stg_select(city: CitySource, header: list[str], source_row: str | None = None) -> tuple[str, list]:
@@ -398,16 +381,16 @@ _EXTRA = "__extra"   # one column past the header: a row with a field too many f
 def read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
     """One read_csv over files that share a header and line ends: the file's columns, `__extra`,
     each row's file (`__path`) and its position in the whole read (`__ord`)."""
-    columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in (*header, _EXTRA)) + "}"
+    columns = "{" + ", ".join(f"{sql_text(h)}: 'VARCHAR'" for h in (*header, _EXTRA)) + "}"
     new_line = "'\\r\\n'" if files[0].crlf else "'\\n'"      # DuckDB's escaped spelling
-    paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
     names = ", ".join(quote_name(h) for h in (*header, _EXTRA))
     # No sniffing: the dialect is RFC 4180 and every column is text. An empty field is '' as
     # Python's csv gives it (nullstr is a character no feed sends), so NULL is a field the row
     # lacks (null_padding). WITH ORDINALITY is row_number() OVER () in the order the files
     # and their rows are read.
-    return (f"SELECT * FROM read_csv({paths}, header = true, auto_detect = false, delim = ',', quote = '\"', "
-            f"escape = '\"', new_line = {new_line}, columns = {columns}, nullstr = {_lit(chr(1))}, "
+    return (f"SELECT * FROM read_csv({sql_paths([f.path for f in files])}, header = true, auto_detect = false, "
+            f"delim = ',', quote = '\"', "
+            f"escape = '\"', new_line = {new_line}, columns = {columns}, nullstr = {sql_text(chr(1))}, "
             f"null_padding = true, filename = '__path', store_rejects = true, rejects_table = 'csv_rejects', "
             f"rejects_scan = 'csv_scans') WITH ORDINALITY AS t({names}, __path, __ord)")
 
