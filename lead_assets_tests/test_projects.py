@@ -219,3 +219,32 @@ def test_project_rules_are_checked_with_a_clear_error():
         ProjectRules.from_toml("austin", {"base_pattern": r"^\d{4}-\d{6}"})
     with pytest.raises(ConfigError, match="unknown key"):
         ProjectRules.from_toml("austin", {"window": 3})
+
+
+def test_a_rescore_regroups_a_city_only_when_its_permits_or_project_rules_changed(austin, tmp_path, monkeypatch):
+    from lead_assets.leads import projects
+    grouped: list[int] = []
+    real_group = projects.group
+    monkeypatch.setattr(projects, "group", lambda permits, rules: grouped.append(len(permits)) or real_group(permits, rules))
+    ingest(austin, _parts(*DAYS))
+    score(austin, _parts(*DAYS))
+    first, scored = _projects(austin), _scored(austin)
+    assert grouped == [14]
+    # A rescore (or a retry) of unchanged permits keeps the grouping and the scored rows.
+    score(austin, _parts(date(2015, 3, 10)))
+    assert grouped == [14] and _projects(austin) == first
+    assert {k: r["scored_at"] for k, r in _scored(austin).items()} == {k: r["scored_at"] for k, r in scored.items()}
+    # A re-sent permit whose text changed: the "Refer#2015-018078 BP" loop permit no longer refers.
+    loop = next(n for p in first.values() for n, rule in p["rules"].items() if "028794" in n)
+    assert _project_of(austin, loop)["rules"][loop] == "reference"
+    with connect(austin.warehouse_path) as con:
+        con.execute("UPDATE raw_permits SET description = 'Loop permit' WHERE permit_num = ?", [loop])
+    score(austin, _parts(date(2015, 3, 13)))
+    assert grouped == [14, 14]
+    assert _project_of(austin, loop)["rules"][loop] != "reference"
+    # New project rules (the base number alone): the city is grouped again under them.
+    changed = Settings.load(write_config(tmp_path, AUSTIN_PROJECTS.replace("address_window_days = 30\n", "")
+                                         .replace("reference_pattern", "# reference_pattern"), start_date="2015-03-01"))
+    score(changed, _parts(date(2015, 3, 10)))
+    assert grouped == [14, 14, 14]
+    assert {r for p in _projects(changed).values() for r in p["rules"].values()} <= {"base", "single"}

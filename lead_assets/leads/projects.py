@@ -13,8 +13,9 @@ project when they
    at its address, or another lone trade permit with the same text; two known projects (a house and a pool, two base numbers) never merge on
    the address alone.
 
-Grouping spans partitions: it is recomputed over all of a city's raw permits on every
-scoring run (table `permit_projects`), so a sibling that arrives on a later day joins the
+Grouping spans partitions: it is recomputed over all of a city's raw permits on a
+scoring run after they (or its project rules) changed (table `permit_projects`, its inputs'
+fingerprint in `project_inputs`), so a sibling that arrives on a later day joins the
 project it belongs to. Which permit leads the project is decided when it is scored
 (scoring.py): one already delivered/sold/reviewed keeps the lead (a sold project stays
 sold), then the building permit, then the broadest scope, the largest job, the earliest.
@@ -64,6 +65,9 @@ class ProjectRules:
         if window is not None and (not isinstance(window, int) or window < 0):
             raise ConfigError(f"[cities.{city}.projects] address_window_days must be a whole number >= 0")
         return cls(**raw)
+
+
+_NOT_WORD = re.compile(r"\W+")
 
 
 class _Groups:
@@ -142,7 +146,7 @@ def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, s
 
         def text(i: int) -> str:
             if i not in texts:
-                texts[i] = re.sub(r"\W+", " ", permits[i][3] or "").strip().lower()
+                texts[i] = _NOT_WORD.sub(" ", permits[i][3] or "").strip().lower()
             return texts[i]
 
         recent: dict[str, list[int]] = {}
@@ -187,13 +191,36 @@ def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, s
     return [(nums[i], ident[roots[i]], building[i], why[i]) for i in range(n)]
 
 
+# What group() reads of a city: its permits (count and an order-free hash of the columns
+# grouped on) and its rules.
+_INPUTS_SQL = """
+    SELECT r.city, count(*) AS permits,
+           count(*)::VARCHAR || ':' || sum(hash(r.permit_num, r.permit_day, r.permit_type,
+                                                r.description, r.address_key))::VARCHAR AS fingerprint,
+           (SELECT count(*) FROM permit_projects m WHERE m.city = r.city) AS grouped
+    FROM raw_permits r WHERE r.city IN (SELECT unnest(?::VARCHAR[])) GROUP BY r.city
+"""
+
+
 def refresh(con, settings, cities: list[str]) -> None:
     """Recompute `permit_projects` for these cities from all their raw permits (one read,
-    one replace for all of them)."""
+    one replace for all of them). A city whose permits and project rules are those it was
+    last grouped from keeps its grouping (a rescore, a retry of failed scores)."""
     keys = sorted(set(cities))
     # Read inside the transaction: with DuckLake another process may be loading these
     # cities' other days; a commit over a newer grouping then conflicts and is retried.
     with transaction(con, keys=keys):
+        stored = dict(con.execute("SELECT city, fingerprint FROM project_inputs WHERE city IN "
+                                  "(SELECT unnest(?::VARCHAR[]))", [keys]).fetchall())
+        fingerprints, unchanged = {}, set()
+        for city, permits, fingerprint, grouped in con.execute(_INPUTS_SQL, [keys]).fetchall():
+            source = settings.cities.get(city)
+            fingerprints[city] = f"{fingerprint}|{source.projects if source else None}"
+            if stored.get(city) == fingerprints[city] and grouped == permits:
+                unchanged.add(city)
+        keys = [c for c in keys if c not in unchanged]   # (a city without permits: its rows go)
+        if not keys:
+            return
         rows = con.execute("""SELECT city, permit_num, permit_day, permit_type, description, address_key
                               FROM raw_permits WHERE city IN (SELECT unnest(?::VARCHAR[]))
                               ORDER BY city, permit_day, permit_num""", [keys]).fetchall()
@@ -206,13 +233,19 @@ def refresh(con, settings, cities: list[str]) -> None:
             out.extend((city, num, f"{city}:{pid}", building, rule)
                        for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
         grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
+        inputs = pd.DataFrame([(c, fingerprints[c]) for c in keys if c in fingerprints],
+                              columns=["city", "fingerprint"], dtype=object)
         con.register("_grouped", grouped)
+        con.register("_inputs", inputs)
         try:
             con.execute("DELETE FROM permit_projects WHERE city IN (SELECT unnest(?::VARCHAR[]))", [keys])
             con.execute("""INSERT INTO permit_projects (city, permit_num, project_id, is_building, rule)
                            SELECT city, permit_num, project_id, is_building, rule FROM _grouped""")
+            con.execute("DELETE FROM project_inputs WHERE city IN (SELECT unnest(?::VARCHAR[]))", [keys])
+            con.execute("INSERT INTO project_inputs SELECT city::VARCHAR, fingerprint::VARCHAR FROM _inputs")
         finally:
             con.unregister("_grouped")
+            con.unregister("_inputs")
 
 
 def scope_rank_sql(category: str = "category") -> str:

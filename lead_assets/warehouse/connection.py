@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS permit_projects (
     city VARCHAR NOT NULL, permit_num VARCHAR NOT NULL, project_id VARCHAR NOT NULL,
     is_building BOOLEAN NOT NULL, rule VARCHAR NOT NULL
 );
+-- What each city's permit_projects were grouped from (projects.refresh skips a city whose
+-- permits and rules have not changed since).
+CREATE TABLE IF NOT EXISTS project_inputs (city VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL);
 CREATE OR REPLACE VIEW project_permits AS
     SELECT m.city, m.project_id, m.permit_num, r.permit_day, r.permit_type, m.is_building, m.rule,
            s.permit_id AS lead_permit, m.permit_num = s.permit_id AS is_lead
