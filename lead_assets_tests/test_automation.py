@@ -178,10 +178,17 @@ def d1_only(bases, tmp_path, monkeypatch) -> Project:
 
 
 def leads_of(settings: Settings, city: str, day: date, n: int) -> list[str]:
-    """n scorable (not discarded) permit ids of a partition."""
+    """n scorable (not discarded) permit ids of a partition, each a project of that day alone:
+    a project with a permit of another day is rescored with that day too, which would
+    undo (or spread) a failure set up here."""
     with connect(settings.warehouse_path) as con:
-        rows = con.execute("SELECT permit_id FROM scored_leads WHERE city = ? AND permit_day = ? "
-                           "AND NOT discarded ORDER BY permit_id LIMIT ?", [city, day, n]).fetchall()
+        rows = con.execute("""
+            SELECT s.permit_id FROM scored_leads s
+            JOIN permit_projects p ON p.city = s.city AND p.permit_num = s.permit_id
+            WHERE s.city = ? AND s.permit_day = ? AND NOT s.discarded
+              AND NOT EXISTS (SELECT 1 FROM permit_projects m JOIN raw_permits r USING (city, permit_num)
+                              WHERE m.city = p.city AND m.project_id = p.project_id AND r.permit_day <> s.permit_day)
+            ORDER BY s.permit_id LIMIT ?""", [city, day, n]).fetchall()
     assert len(rows) == n
     return [r[0] for r in rows]
 

@@ -248,3 +248,49 @@ def test_a_rescore_regroups_a_city_only_when_its_permits_or_project_rules_change
     score(changed, _parts(date(2015, 3, 10)))
     assert grouped == [14, 14, 14]
     assert {r for p in _projects(changed).values() for r in p["rules"].values()} <= {"base", "single"}
+
+
+def test_a_default_config_retry_of_a_day_with_project_members_rescores_only_its_retry_rows(austin):
+    """A UI backfill of a failed partition (retry_only "auto") whose day also holds permits that
+    belong to other days' projects: those permits are scored, through their projects' leads, so
+    only the RETRY row goes to the scorer again, not the whole day."""
+    from lead_assets_tests.failures import score_failing
+    ingest(austin, _parts(*DAYS))
+    score(austin, _parts(*DAYS))
+    day = date(2015, 3, 6)      # the hospital's BP leads; the EP is a member of a project of the 2nd
+    assert "2015-012219 EP" in _members_of_day(austin, day)
+    score_failing(austin, _parts(day), ["2015-025467 BP"])
+    assert _scored(austin)["2015-025467 BP"]["tier"] == "RETRY"
+    seen: list[str] = []
+
+    def spy(candidates):
+        seen.extend(candidates["permit_id"])
+        return candidates.assign(rules_score=candidates["score"])
+    score(austin, _parts(day), scorer=spy, retry_only=None)
+    assert seen == ["2015-025467 BP"]
+    assert _scored(austin)["2015-025467 BP"]["tier"] in ("A", "B", "C")
+    assert _checks(austin, _parts(*DAYS)) == {"every_permit_scored_once": 0, "tier_matches_score": 0}
+    # A day with a permit that landed after its last score is rescored whole, RETRY rows or not.
+    score_failing(austin, _parts(day), ["2015-025467 BP"])
+    with connect(austin.warehouse_path) as con:
+        con.execute("DELETE FROM permit_projects WHERE city = 'austin' AND permit_num = '2015-012219 EP'")
+    seen.clear()
+    score(austin, _parts(day), scorer=spy, retry_only=None)
+    assert sorted(seen) == sorted(_leads_of_day(austin, day)) and len(seen) == 3
+
+
+def _members_of_day(settings, day) -> set[str]:
+    """The permits of this day that are not their project's lead."""
+    with connect(settings.warehouse_path) as con:
+        return {r[0] for r in con.execute("""SELECT permit_num FROM project_permits WHERE city = 'austin'
+                                             AND permit_num <> lead_permit AND permit_num IN
+                                             (SELECT permit_num FROM raw_permits WHERE permit_day = ?)""",
+                                          [day]).fetchall()}
+
+
+def _leads_of_day(settings, day) -> set[str]:
+    """The leads of the projects with a permit of this day."""
+    with connect(settings.warehouse_path) as con:
+        return {r[0] for r in con.execute("""SELECT DISTINCT lead_permit FROM project_permits WHERE city = 'austin'
+                                             AND permit_num IN (SELECT permit_num FROM raw_permits WHERE permit_day = ?)""",
+                                          [day]).fetchall()}

@@ -347,10 +347,11 @@ def _walk_the_ui(page, url, instance, settings, descriptions, before, server, re
 
     # ... and the export files follow on disk (the exports sensor, no clicking).
     with connect(settings.warehouse_path) as con:
-        # The leads of every plano project with a permit issued on D2 (a project's lead may
-        # live on its first day: a sibling on D2 updates that row).
+        # The permits of every plano project with a permit issued on D2: a project's lead may
+        # live on its first day (a sibling on D2 updates that row), or a D2 permit may take the
+        # lead from a D1 permit (whose row then goes).
         plano_d2 = {r[0] for r in con.execute(
-            """SELECT DISTINCT lead_permit FROM project_permits WHERE city = 'plano' AND lead_permit IS NOT NULL
+            """SELECT DISTINCT permit_num FROM project_permits WHERE city = 'plano'
                AND project_id IN (SELECT project_id FROM project_permits WHERE city = 'plano' AND permit_day = ?)""",
             [D2]).fetchall()}
     assert plano_d2
@@ -360,9 +361,10 @@ def _walk_the_ui(page, url, instance, settings, descriptions, before, server, re
         return changed if changed and not stale_buyer_files(settings) else None
 
     changed = wait_for("the export files to change", files_followed)
-    for key in changed:   # every rewritten file gained plano's new leads; the others kept their bytes
-        text = file_path(settings, key).read_text()
-        assert any(p in text for p in plano_d2), key
+    # Each row a rewritten file gained or lost is one of those projects; the other files kept their bytes.
+    for key in changed:
+        diff = set(file_path(settings, key).read_text().splitlines()) ^ set(before[key].decode().splitlines())
+        assert diff and all(line.split(",", 1)[0] in plano_d2 for line in diff), (key, sorted(diff)[:4])
     exports = instance.get_runs(dg.RunsFilter(job_name="export_job"))
     assert exports and all(r.tags.get("leads/trigger") == "exports_sensor" for r in exports)
 
