@@ -184,10 +184,10 @@ def leads_of(settings: Settings, city: str, day: date, n: int) -> list[str]:
     with connect(settings.warehouse_path) as con:
         rows = con.execute("""
             SELECT s.permit_id FROM scored_leads s
-            JOIN permit_projects p ON p.city = s.city AND p.permit_num = s.permit_id
+            JOIN project_permits p ON p.city = s.city AND p.permit_num = s.permit_id
             WHERE s.city = ? AND s.permit_day = ? AND NOT s.discarded
-              AND NOT EXISTS (SELECT 1 FROM permit_projects m JOIN raw_permits r USING (city, permit_num)
-                              WHERE m.city = p.city AND m.project_id = p.project_id AND r.permit_day <> s.permit_day)
+              AND NOT EXISTS (SELECT 1 FROM project_permits m WHERE m.city = p.city
+                              AND m.project_id = p.project_id AND m.permit_day <> s.permit_day)
             ORDER BY s.permit_id LIMIT ?""", [city, day, n]).fetchall()
     assert len(rows) == n
     return [r[0] for r in rows]

@@ -43,8 +43,8 @@ def _quote(s: str) -> str:
 # retry_only=None ("auto", a run launched with the default config, e.g. a UI backfill of the
 # failed partitions): a partition that holds RETRY rows and is otherwise scored as it stands
 # rescores only its RETRY rows; any other partition is rescored whole. "Scored as it stands":
-# each raw permit is in a project with a scored row (the project's lead, which may be a permit
-# of another day) and each scored row is a raw permit of the day. It is decided before the
+# each raw permit is in a project with a lead (its one scored row, which may be a permit of
+# another day; view project_permits) and each scored row is a raw permit of the day. It is decided before the
 # projects are regrouped, so a permit that landed since the last score (no project yet)
 # makes its partition rescore whole.
 FULL_PARTS_SQL = {
@@ -54,10 +54,8 @@ FULL_PARTS_SQL = {
         EXISTS (SELECT 1 FROM scored_leads s WHERE s.city = p.city AND s.permit_day = p.permit_day
                 AND s.tier = 'RETRY')
         AND NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = p.city AND r.permit_day = p.permit_day
-                        AND NOT EXISTS (SELECT 1 FROM permit_projects m
-                                        JOIN permit_projects sib ON sib.city = m.city AND sib.project_id = m.project_id
-                                        JOIN scored_leads s ON s.city = sib.city AND s.permit_id = sib.permit_num
-                                        WHERE m.city = r.city AND m.permit_num = r.permit_num))
+                        AND NOT EXISTS (SELECT 1 FROM project_permits m WHERE m.city = r.city
+                                        AND m.permit_num = r.permit_num AND m.lead_permit IS NOT NULL))
         AND NOT EXISTS (SELECT 1 FROM scored_leads s WHERE s.city = p.city AND s.permit_day = p.permit_day
                         AND NOT EXISTS (SELECT 1 FROM raw_permits r WHERE r.city = s.city
                                         AND r.permit_num = s.permit_id AND r.permit_day = s.permit_day)))""",
