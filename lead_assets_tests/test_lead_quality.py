@@ -128,6 +128,16 @@ def test_city_type_map_and_number_codes_decide_first():
     assert classify("vague", permit_num="EL-123", city="y", cities=city).category == "other"
 
 
+def test_cities_with_the_same_numbering_share_it_and_a_city_with_its_own_keeps_its_own():
+    # (the SQL has one arm per numbering scheme, naming the cities that use it)
+    same = {"number_pattern": r"^(EL|PL)-\d+$", "number_codes": {"EL": "electrical", "PL": "plumbing"}}
+    swapped = {"number_pattern": r"^(EL|PL)-\d+$", "number_codes": {"EL": "plumbing", "PL": "electrical"}}
+    cities = {"x": CityRules.from_toml("x", same), "w": CityRules.from_toml("w", swapped),
+              "z": CityRules.from_toml("z", dict(same))}
+    got = [classify("vague", permit_num="EL-123", city=c, cities=cities).category for c in ("x", "w", "z", "y")]
+    assert got == ["electrical", "plumbing", "electrical", "other"]
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"types": {"Pool": "swimming"}}, "unknown category 'swimming'"),
     ({"types": {"(unclosed": "pool"}}, "bad pattern"),

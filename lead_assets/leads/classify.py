@@ -218,12 +218,14 @@ def permit_trade_sql(permit_num: str, city: str, rules: ClassificationRules,
         arms = " ".join(f"WHEN {_q(c.upper())} THEN {_q(t)}" for c, t in codes.items())
         return f"CASE {code} {arms} END" if arms else "NULL"
     default = one(rules.number_pattern, rules.number_codes)
-    arms = []
+    # Cities with the same numbering share one arm: one regex per scheme, not per city.
+    schemes: dict[str, list[str]] = {}
     for key, cr in (cities or {}).items():
         if cr.number_pattern or cr.number_codes is not None:
-            arms.append(f"WHEN {city} = {_q(key)} THEN "
-                        + one(cr.number_pattern or rules.number_pattern,
-                              cr.number_codes if cr.number_codes is not None else rules.number_codes))
+            sql = one(cr.number_pattern or rules.number_pattern,
+                      cr.number_codes if cr.number_codes is not None else rules.number_codes)
+            schemes.setdefault(sql, []).append(key)
+    arms = [f"WHEN {city} IN ({', '.join(_q(k) for k in keys)}) THEN {sql}" for sql, keys in schemes.items()]
     return f"CASE {' '.join(arms)} ELSE {default} END" if arms else default
 
 
@@ -231,7 +233,9 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
                  city="city", permit_trade="permit_trade", permit_type="permit_type", work_class="work_class",
                  description="description", addr_commercial="addr_commercial",
                  owner_commercial="owner_commercial") -> dict[str, str]:
-    """SQL expressions `category`, `discard_reason` (type / text), `class_flags`, `commercial`.
+    """SQL expressions `category`, `discard_reason` (type / text), `class_flags` over a relation
+    that adds the columns of `layer` (a SELECT list over the inputs) to its rows; `commercial`
+    and `new_home` stand alone.
 
     Inputs are column expressions; `permit_trade` is `permit_trade_sql(...)`'s result and
     `addr_commercial` / `owner_commercial` are `address_commercial_sql` / `owner_commercial_sql`
@@ -271,6 +275,17 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
     trade = (f"CASE WHEN {permit_trade} IN ('electrical', 'plumbing', 'hvac', 'concrete') THEN {permit_trade} "
              f"WHEN {permit_trade} IS NULL OR {permit_trade} = 'building' THEN {type_trade} END")
 
+    # The parts used in many places are computed once per row, in an inner SELECT (`layer`):
+    # spelled out in each place, the same regular expressions were compiled and run many times.
+    layer = {"_class_commercial": commercial, "_class_solar": solar, "_class_trade": trade,
+             "_class_whole_project": whole_project}
+    if city_arms:
+        layer["_class_city_map"] = city_map
+        city_map = "_class_city_map"
+    new_home = f"(({t('new_construction')} OR {new_type}) AND NOT {commercial})"
+    inline_commercial = commercial
+    commercial, solar, trade, whole_project = "_class_commercial", "_class_solar", "_class_trade", "_class_whole_project"
+
     def trade_arm(var: str) -> str:
         # A trade permit is its trade unless its text is the whole project and no trade work.
         own = " ".join(f"WHEN {var} = {_q(c)} AND {t(c)} THEN {var}" for c in ("electrical", "plumbing", "hvac", "concrete"))
@@ -284,7 +299,6 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
                 if pat else "NULL")
     mentions = ", ".join(f"{{'at': {first_at(c)}, 'rank': {i}, 'cat': {_q(c)}}}" for i, c in enumerate(TEXT_ORDER))
     first_trade = f"list_min(list_filter([{mentions}], lambda m: m.at IS NOT NULL)).cat"
-    text_trades = f"WHEN {first_trade} IS NOT NULL THEN {first_trade}"
     type_trades = " ".join(f"WHEN {ty(c)} THEN {_q(c)}" for c in TEXT_ORDER)
     general_project = (f"({t('new_construction')} OR {t('addition')} OR {t('remodel')} "
                        f"OR regexp_matches({txt}, '(finish[- ]?out|tenant|shell|new (building|construction))', 'i'))")
@@ -302,11 +316,11 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
         WHEN {t('addition')} THEN 'addition'
         WHEN {t('pool')} THEN 'pool'
         WHEN {t('remodel')} THEN 'remodel'
-        {text_trades}
-        WHEN {ty('addition')} THEN 'addition'
-        {type_trades}
-        WHEN {t('remodel', 'fallback_text')} OR {ty('remodel')} THEN 'remodel'
-        ELSE 'other' END"""
+        ELSE coalesce({first_trade}, CASE
+            WHEN {ty('addition')} THEN 'addition'
+            {type_trades}
+            WHEN {t('remodel', 'fallback_text')} OR {ty('remodel')} THEN 'remodel'
+            ELSE 'other' END) END"""
     commercialize = (f"CASE WHEN {city_map} IN ({', '.join(_q(c) for c in COMMERCIAL_TRADES)}) AND {commercial} "
                      f"THEN 'commercial_' || {city_map} WHEN {commercial} AND {city_map} NOT LIKE 'commercial_%' "
                      f"THEN 'other' ELSE {city_map} END")
@@ -329,8 +343,9 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
     discard_reason = "CASE " + " ".join(discards) + " END"
     flags = (f"nullif(concat_ws('|', CASE WHEN {commercial} THEN 'commercial' END, "
              f"CASE WHEN {solar} THEN 'solar_pv' END), '')")
-    return {"category": category, "discard_reason": discard_reason, "class_flags": flags,
-            "commercial": commercial, "new_home": f"(({t('new_construction')} OR {new_type}) AND NOT {commercial})"}
+    return {"layer": ", ".join(f"{sql} AS {name}" for name, sql in layer.items()),
+            "category": category, "discard_reason": discard_reason, "class_flags": flags,
+            "commercial": inline_commercial, "new_home": new_home}
 
 
 def address_commercial_sql(address: str, rules: ClassificationRules | None = None) -> str:
@@ -381,6 +396,7 @@ def classify(description: str | None, permit_type: str | None = None, work_class
     with duckdb.connect() as con:
         cat, reason, flags, _ = con.execute(
             f"SELECT {sql['category']}, coalesce({party_discard_sql('$4', r)}, {sql['discard_reason']}), "
-            f"{sql['class_flags']}, $7", [description, permit_type, work_class, parties, permit_num, address, city],
+            f"{sql['class_flags']}, $7 FROM (SELECT {sql['layer']})",
+            [description, permit_type, work_class, parties, permit_num, address, city],
         ).fetchone()
     return Classification(cat, reason, flags)

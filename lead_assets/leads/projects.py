@@ -89,106 +89,119 @@ class _Groups:
 
 
 def group(permits: list[tuple], rules: ProjectRules | None) -> list[tuple[str, str, bool, str]]:
-    """permits (permit_num, permit_day, permit_type, description, address_key) of one city,
+    """permits (permit_num, day number, permit_type, description, address_key) of one city,
     ordered by day then number -> (permit_num, project_id, is_building, rule) in that order:
     `rule` says why a permit joined (base, reference, address) or `single`."""
     n = len(permits)
     nums = [str(p[0]) for p in permits]
     rules = rules or ProjectRules()
     groups = _Groups(n)
+    find = groups.find
     why = ["single"] * n
     building = [False] * n
     if rules.building_pattern:
         search = re.compile(rules.building_pattern, re.I).search
         building = [bool(search(f"{num} | {p[2] or ''}")) for num, p in zip(nums, permits)]
 
-    base_of = list(nums)
-    by_key: dict[str, int] = {}
+    base_of = nums
     if rules.base_pattern:
         search = re.compile(rules.base_pattern).search
-        for i, num in enumerate(nums):
-            m = search(num)
-            if m:
-                base_of[i] = m.group(1)
+        base_of = [m.group(1) if m else num for num, m in zip(nums, map(search, nums))]
+    by_key: dict[str, int] = {}
     for i, key in enumerate(base_of):
-        if key in by_key:
-            groups.union(by_key[key], i)
-            why[i] = why[by_key[key]] = "base"
-        else:
-            by_key[key] = i
-    by_num = {num: i for i, num in enumerate(nums)}
+        first = by_key.setdefault(key, i)
+        if first != i:
+            groups.union(first, i)
+            why[i] = why[first] = "base"
     if rules.reference_pattern:
-        pat = re.compile(rules.reference_pattern)
+        by_num = {num: i for i, num in enumerate(nums)}
+        findall = re.compile(rules.reference_pattern).findall
+        base_search = re.compile(rules.base_pattern).search if rules.base_pattern else None
         for i, p in enumerate(permits):
-            for ref in pat.findall(p[3] or ""):
-                ref = ref if isinstance(ref, str) else ref[0]
-                ref = ref.strip()
+            for ref in findall(p[3] or ""):
+                ref = (ref if isinstance(ref, str) else ref[0]).strip()
                 j = by_num.get(ref, by_key.get(ref))
-                if j is None and rules.base_pattern:
-                    m = re.search(rules.base_pattern, ref)
+                if j is None and base_search:
+                    m = base_search(ref)
                     j = by_key.get(m.group(1)) if m else None
-                if j is not None and groups.find(j) != groups.find(i):
+                if j is not None and find(j) != find(i):
                     groups.union(i, j)
                     why[i] = "reference"
 
     if rules.address_window_days is not None:
-        window = rules.address_window_days
-        find = groups.find
-        has_building = [False] * n   # by project root
-        size = [0] * n
-        for i in range(n):
-            root = find(i)
-            has_building[root] = has_building[root] or building[i]
-            size[root] += 1
-
-        days = [p[1].toordinal() for p in permits]
-        texts: dict[int, str] = {}  # normalized description, only for the permits compared on it
-
-        def text(i: int) -> str:
-            if i not in texts:
-                texts[i] = _NOT_WORD.sub(" ", permits[i][3] or "").strip().lower()
-            return texts[i]
-
-        recent: dict[str, list[int]] = {}
-        for i, p in enumerate(permits):
-            addr = p[4]
-            if not isinstance(addr, str) or not addr:
-                continue
-            earlier = recent.setdefault(addr, [])
-            if earlier:
-                ri = find(i)   # i's project changes only by the union that ends this loop
-                loose_i = size[ri] == 1 and not has_building[ri]   # a lone trade permit
-                for j in reversed(earlier):
-                    if days[i] - days[j] > window:
-                        break
-                    rj = find(j)
-                    loose_j = size[rj] == 1 and not has_building[rj]
-                    # Compatible work: a lone trade permit joins the nearest project at its address
-                    # (or another lone trade permit); two known projects (two base numbers, two
-                    # building permits: a house and a pool) never merge on the address alone.
-                    if ri == rj or not (loose_i or loose_j) or (has_building[ri] and has_building[rj]):
-                        continue
-                    # Two lone trade permits are one job only when they say the same thing (an EP and
-                    # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
-                    if loose_i and loose_j and text(i) != text(j):
-                        continue
-                    groups.union(ri, rj)
-                    root = find(ri)
-                    has_building[root] = has_building[ri] or has_building[rj]
-                    size[root] = size[ri] + size[rj]
-                    for k in (i, j):
-                        if why[k] == "single":
-                            why[k] = "address"
-                    break
-            earlier.append(i)
+        _join_by_address(permits, rules.address_window_days, groups, building, why)
 
     # A project's id is the smallest base (or permit number) among its permits: stable when
     # a later sibling joins.
-    roots = [groups.find(i) for i in range(n)]
+    roots = [find(i) for i in range(n)]
     ident: dict[int, str] = {}
-    for i, root in enumerate(roots):
-        ident[root] = min(ident.get(root, base_of[i]), base_of[i])
-    return [(nums[i], ident[roots[i]], building[i], why[i]) for i in range(n)]
+    for root, base in zip(roots, base_of):
+        known = ident.get(root)
+        if known is None or base < known:
+            ident[root] = base
+    return [(num, ident[root], b, w) for num, root, b, w in zip(nums, roots, building, why)]
+
+
+def _join_by_address(permits: list[tuple], window: int, groups: _Groups, building: list[bool],
+                     why: list[str]) -> None:
+    """Rule 3: a lone trade permit joins the nearest earlier project at its address within
+    `window` days (in order: the grouping is sequential by design)."""
+    n = len(permits)
+    find = groups.find
+    has_building = [False] * n   # by project root
+    size = [0] * n
+    for i in range(n):
+        root = find(i)
+        has_building[root] = has_building[root] or building[i]
+        size[root] += 1
+    # Only an address that more than one permit shares can join anything.
+    seen: dict[str, int] = {}
+    for p in permits:
+        addr = p[4]
+        if addr:
+            seen[addr] = seen.get(addr, 0) + 1
+    texts: dict[str, str] = {}   # normalized description, only for the texts compared
+
+    def text(i: int) -> str:
+        raw = permits[i][3] or ""
+        if raw not in texts:
+            texts[raw] = _NOT_WORD.sub(" ", raw).strip().lower()
+        return texts[raw]
+
+    parent = groups.parent
+    recent: dict[str, list[int]] = {}
+    for i, p in enumerate(permits):
+        addr = p[4]
+        if not addr or not isinstance(addr, str) or seen[addr] < 2:
+            continue
+        earlier = recent.setdefault(addr, [])
+        if earlier:
+            day = p[1]
+            ri = find(i)   # i's project changes only by the union that ends this loop
+            loose_i = size[ri] == 1 and not has_building[ri]   # a lone trade permit
+            for j in reversed(earlier):
+                if day - permits[j][1] > window:
+                    break
+                rj = j if parent[j] == j else find(j)
+                loose_j = size[rj] == 1 and not has_building[rj]
+                # Compatible work: a lone trade permit joins the nearest project at its address
+                # (or another lone trade permit); two known projects (two base numbers, two
+                # building permits: a house and a pool) never merge on the address alone.
+                if ri == rj or not (loose_i or loose_j) or (has_building[ri] and has_building[rj]):
+                    continue
+                # Two lone trade permits are one job only when they say the same thing (an EP and
+                # an MP both "Connect mobile home"); a roof and a water heater stay two leads.
+                if loose_i and loose_j and text(i) != text(j):
+                    continue
+                groups.union(ri, rj)
+                root = find(ri)
+                has_building[root] = has_building[ri] or has_building[rj]
+                size[root] = size[ri] + size[rj]
+                for k in (i, j):
+                    if why[k] == "single":
+                        why[k] = "address"
+                break
+        earlier.append(i)
 
 
 # What group() reads of a city: its permits (count and an order-free hash of the columns
@@ -221,18 +234,23 @@ def refresh(con, settings, cities: list[str]) -> None:
         keys = [c for c in keys if c not in unchanged]   # (a city without permits: its rows go)
         if not keys:
             return
-        rows = con.execute("""SELECT city, permit_num, permit_day, permit_type, description, address_key
+        # (the day as a day number: group() only subtracts days)
+        rows = con.execute("""SELECT city, permit_num, permit_day - DATE '1970-01-01', permit_type, description,
+                                     address_key
                               FROM raw_permits WHERE city IN (SELECT unnest(?::VARCHAR[]))
                               ORDER BY city, permit_day, permit_num""", [keys]).fetchall()
         by_city: dict[str, list[tuple]] = {}
         for row in rows:
             by_city.setdefault(row[0], []).append(row[1:])
-        out: list[tuple] = []
+        columns: dict[str, list] = {"city": [], "permit_num": [], "project_id": [], "is_building": [], "rule": []}
         for city in keys:
             source = settings.cities.get(city)
-            out.extend((city, num, f"{city}:{pid}", building, rule)
-                       for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
-        grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
+            out = group(by_city.get(city, []), source.projects if source else None)
+            columns["city"].extend([city] * len(out))
+            for name, values in zip(("permit_num", "project_id", "is_building", "rule"), zip(*out)):
+                columns[name].extend(values)
+        grouped = pd.DataFrame(columns)
+        grouped["project_id"] = grouped["city"] + ":" + grouped["project_id"]
         inputs = pd.DataFrame([(c, fingerprints[c]) for c in keys if c in fingerprints],
                               columns=["city", "fingerprint"], dtype=object)
         con.register("_grouped", grouped)

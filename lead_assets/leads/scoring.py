@@ -139,9 +139,9 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
         CREATE OR REPLACE TEMP TABLE lead_classes AS
         SELECT class_key, {cls['category']} AS category, {cls['discard_reason']} AS text_discard,
             {cls['class_flags']} AS class_flags
-        FROM (SELECT DISTINCT ON (class_key) class_key, city, permit_trade, addr_commercial, owner_commercial,
-                     permit_type, work_class,
-                     description FROM lead_base)
+        FROM (SELECT *, {cls['layer']}
+              FROM (SELECT DISTINCT ON (class_key) class_key, city, permit_trade, addr_commercial, owner_commercial,
+                           permit_type, work_class, description FROM lead_base))
     """)
     _volume_builders(con, rules, city_rules)
     _public_addresses(con, rules, cls)
@@ -161,10 +161,10 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
              AND ga.site_key = {SITE_KEY.format(k="lead_base.address_key")}
     """)
     # One candidate per project: the model is asked (and paid) once per project.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE lead_inputs AS {projects.aggregate_sql('permit_inputs')}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE candidates AS
-        WITH f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
+        WITH lead_inputs AS ({projects.aggregate_sql('permit_inputs')}),
+        f AS (SELECT i.*, {factors_sql(settings.freshness_days)} FROM lead_inputs i)
         SELECT f.*, {score_sql()}, 'rules' AS scorer, NULL::VARCHAR AS model_flags,
                NULL::VARCHAR AS ideal_contractor_override, NULL::VARCHAR AS contact_priority_override,
                0 AS attempts, NULL::VARCHAR AS last_error, NULL::VARCHAR AS extra_review
