@@ -234,8 +234,8 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
                  description="description", addr_commercial="addr_commercial",
                  owner_commercial="owner_commercial") -> dict[str, str]:
     """SQL expressions `category`, `discard_reason` (type / text), `class_flags` over a relation
-    that adds the columns of `layer` (a SELECT list over the inputs) to its rows; `commercial`
-    and `new_home` stand alone.
+    that adds the columns of `layer` (a SELECT list over the inputs) to its rows; `new_home`
+    stands alone.
 
     Inputs are column expressions; `permit_trade` is `permit_trade_sql(...)`'s result and
     `addr_commercial` / `owner_commercial` are `address_commercial_sql` / `owner_commercial_sql`
@@ -282,8 +282,7 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
     if city_arms:
         layer["_class_city_map"] = city_map
         city_map = "_class_city_map"
-    new_home = f"(({t('new_construction')} OR {new_type}) AND NOT {commercial})"
-    inline_commercial = commercial
+    new_home = f"(({t('new_construction')} OR {new_type}) AND NOT {commercial})"   # stands alone
     commercial, solar, trade, whole_project = "_class_commercial", "_class_solar", "_class_trade", "_class_whole_project"
 
     def trade_arm(var: str) -> str:
@@ -344,8 +343,7 @@ def classify_sql(rules: ClassificationRules | None = None, cities: dict[str, Cit
     flags = (f"nullif(concat_ws('|', CASE WHEN {commercial} THEN 'commercial' END, "
              f"CASE WHEN {solar} THEN 'solar_pv' END), '')")
     return {"layer": ", ".join(f"{sql} AS {name}" for name, sql in layer.items()),
-            "category": category, "discard_reason": discard_reason, "class_flags": flags,
-            "commercial": inline_commercial, "new_home": new_home}
+            "category": category, "discard_reason": discard_reason, "class_flags": flags, "new_home": new_home}
 
 
 def address_commercial_sql(address: str, rules: ClassificationRules | None = None) -> str:

@@ -23,6 +23,7 @@ sold), then the building permit, then the broadest scope, the largest job, the e
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -155,11 +156,7 @@ def _join_by_address(permits: list[tuple], window: int, groups: _Groups, buildin
         has_building[root] = has_building[root] or building[i]
         size[root] += 1
     # Only an address that more than one permit shares can join anything.
-    seen: dict[str, int] = {}
-    for p in permits:
-        addr = p[4]
-        if addr:
-            seen[addr] = seen.get(addr, 0) + 1
+    shared = {addr for addr, n in Counter(p[4] for p in permits if p[4]).items() if n > 1}
     texts: dict[str, str] = {}   # normalized description, only for the texts compared
 
     def text(i: int) -> str:
@@ -168,11 +165,10 @@ def _join_by_address(permits: list[tuple], window: int, groups: _Groups, buildin
             texts[raw] = _NOT_WORD.sub(" ", raw).strip().lower()
         return texts[raw]
 
-    parent = groups.parent
     recent: dict[str, list[int]] = {}
     for i, p in enumerate(permits):
         addr = p[4]
-        if not addr or not isinstance(addr, str) or seen[addr] < 2:
+        if addr not in shared:
             continue
         earlier = recent.setdefault(addr, [])
         if earlier:
@@ -182,7 +178,7 @@ def _join_by_address(permits: list[tuple], window: int, groups: _Groups, buildin
             for j in reversed(earlier):
                 if day - permits[j][1] > window:
                     break
-                rj = j if parent[j] == j else find(j)
+                rj = find(j)
                 loose_j = size[rj] == 1 and not has_building[rj]
                 # Compatible work: a lone trade permit joins the nearest project at its address
                 # (or another lone trade permit); two known projects (two base numbers, two
@@ -242,15 +238,12 @@ def refresh(con, settings, cities: list[str]) -> None:
         by_city: dict[str, list[tuple]] = {}
         for row in rows:
             by_city.setdefault(row[0], []).append(row[1:])
-        columns: dict[str, list] = {"city": [], "permit_num": [], "project_id": [], "is_building": [], "rule": []}
+        out: list[tuple] = []
         for city in keys:
             source = settings.cities.get(city)
-            out = group(by_city.get(city, []), source.projects if source else None)
-            columns["city"].extend([city] * len(out))
-            for name, values in zip(("permit_num", "project_id", "is_building", "rule"), zip(*out)):
-                columns[name].extend(values)
-        grouped = pd.DataFrame(columns)
-        grouped["project_id"] = grouped["city"] + ":" + grouped["project_id"]
+            out.extend((city, num, f"{city}:{pid}", building, rule)
+                       for num, pid, building, rule in group(by_city.get(city, []), source.projects if source else None))
+        grouped = pd.DataFrame(out, columns=["city", "permit_num", "project_id", "is_building", "rule"])
         inputs = pd.DataFrame([(c, fingerprints[c]) for c in keys if c in fingerprints],
                               columns=["city", "fingerprint"], dtype=object)
         con.register("_grouped", grouped)
