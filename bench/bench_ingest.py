@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 
 
 def _clock(fn) -> tuple[float, float]:
@@ -27,6 +28,7 @@ def rules_vs_floor(root, settings, parts, rows: int, floor, *, repeats: int = 2)
     from lead_assets.exports.files import write_buyer_files, write_queue_file
     from lead_assets.sources.ingest import ingest
     from lead_assets.leads.scoring import score
+    from lead_assets.warehouse.connection import use_warehouse
 
     steps = {
         "property records": lambda: load_property_records(settings),
@@ -35,12 +37,19 @@ def rules_vs_floor(root, settings, parts, rows: int, floor, *, repeats: int = 2)
         "export files": lambda: (write_buyer_files(settings), write_queue_file(settings, "review"),
                                  write_queue_file(settings, "retry")),
     }
-    floors, runs = [], []
-    for _ in range(repeats):
-        floors.append(_clock(lambda: floor(root)))
+    def fresh_run() -> dict:
         shutil.rmtree(settings.exports_dir, ignore_errors=True)
         settings.warehouse_path.unlink(missing_ok=True)
-        runs.append({name: _clock(fn) for name, fn in steps.items()})
+        return {name: _clock(fn) for name, fn in steps.items()}
+
+    floors, runs, auto_runs = [], [], []
+    for _ in range(repeats):
+        floors.append(_clock(lambda: floor(root)))
+        # The same with DuckDB on all cores ([warehouse] threads = "auto", the floor's setting).
+        use_warehouse(settings.warehouse_path, replace(settings.warehouse, threads="auto"))
+        auto_runs.append(fresh_run())
+        use_warehouse(settings.warehouse_path, settings.warehouse)
+        runs.append(fresh_run())
     # A rescore (a retry, a rules change) of the same permits: their projects are not regrouped.
     rescore = min((_clock(steps["projects, classify, score, tier"]) for _ in range(repeats)), key=lambda t: t[1])
     f_wall, f_cpu = min(f[0] for f in floors), min(f[1] for f in floors)
@@ -53,6 +62,9 @@ def rules_vs_floor(root, settings, parts, rows: int, floor, *, repeats: int = 2)
     print(f"   ratio to floor                        {p_wall / f_wall:7.1f}x  / {p_cpu / f_cpu:5.1f}x")
     for name, (wall, cpu) in best.items():
         print(f"     {name:<36}{wall:6.2f}s / {cpu:5.2f}s")
+    a_wall, a_cpu = _best_total(auto_runs)
+    print(f"   rules path, threads = \"auto\"        {a_wall:7.2f}s / {a_cpu:6.2f}s"
+          f"  {a_wall / p_wall:5.2f}x / {a_cpu / p_cpu:4.2f}x the time of threads = {settings.warehouse.threads}")
     first_cpu = min(r["projects, classify, score, tier"][1] for r in runs)
     print(f"   rescore, permits unchanged            {rescore[0]:7.2f}s / {rescore[1]:6.2f}s"
           f"  {rescore[1] / first_cpu:5.2f}x the first score's CPU")

@@ -91,10 +91,17 @@ def _autostart(value):
     raise _problem(f"must be true, false or a list of names, not {_show(value)}")
 
 
+def _threads(value):
+    if value == "auto" or (type(value) is int and value >= 1):
+        return value
+    raise _problem(f'must be a whole number of 1 or more, or "auto", not {_show(value)}')
+
+
 DateFormats = Annotated[Any, PlainValidator(_date_formats)]
 Day = Annotated[Any, PlainValidator(_day)]
 TimeZone = Annotated[Any, PlainValidator(_zone)]
 Autostart = Annotated[Any, PlainValidator(_autostart)]
+Threads = Annotated[Any, PlainValidator(_threads)]
 Count = Annotated[int, Field(ge=1)]
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -154,6 +161,7 @@ class Warehouse(_Table):          # settings.WarehouseSettings says what each ke
     backend: Literal["duckdb", "ducklake"] | None = None
     catalog_env: str | None = None
     data_path: str | None = None
+    threads: Threads | None = None
 
 
 Columns = create_model("Columns", __base__=_Table, **{k: (str | None, None) for k in CANONICAL_FIELDS})

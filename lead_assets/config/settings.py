@@ -112,10 +112,16 @@ class WarehouseSettings:
     backend: str = "duckdb"                    # duckdb | ducklake
     catalog_env: str = "LEADS_LAKE_CATALOG"    # env var holding the catalog's Postgres DSN
     data_path: str = "data/lake"               # DuckLake data files (relative to leads.toml, or a URL)
+    # DuckDB threads per process. One: a run's statements cover a few partitions (under
+    # DuckDB's 122,880-row unit of parallel work), where more threads cost CPU and time
+    # (docs/rules-path-speed.md); runs scale out as processes. "auto": all cores.
+    threads: int | str = 1
 
     def __post_init__(self) -> None:
         if self.backend not in ("duckdb", "ducklake"):
             raise ConfigError(f"[warehouse] backend must be duckdb or ducklake, not {self.backend!r}")
+        if self.threads != "auto" and not (type(self.threads) is int and self.threads >= 1):
+            raise ConfigError(f'[warehouse] threads must be a whole number of 1 or more, or "auto", not {self.threads!r}')
         for name in ("catalog_env", "data_path"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"[warehouse] {name} must be a non-empty string")
@@ -195,11 +201,11 @@ class Settings:
             settings = cls._build(path, raw, overrides, today)
         except ConfigError as exc:               # a builder's check: say which file
             raise ConfigError(f"{path}: {exc}") from None
-        # With backend = "ducklake", connect(settings.warehouse_path) opens the lake. Only a
-        # loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
+        # connect(settings.warehouse_path) follows [warehouse] (the lake, the thread count). Only
+        # a loaded config does this: a copy made with replace(settings, warehouse_path=scratch)
         # (dry runs, the quality eval) stays a local DuckDB file and never writes to the lake.
-        from lead_assets.warehouse.connection import use_lake
-        use_lake(settings.warehouse_path, settings.warehouse if settings.warehouse.backend == "ducklake" else None)
+        from lead_assets.warehouse.connection import use_warehouse
+        use_warehouse(settings.warehouse_path, settings.warehouse)
         return settings
 
     @classmethod

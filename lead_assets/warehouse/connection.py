@@ -102,16 +102,19 @@ CREATE TABLE IF NOT EXISTS lead_status (
 
 
 _READY: set[Path] = set()
-_LAKES: dict[Path, "WarehouseSettings"] = {}   # warehouse_path -> its DuckLake settings (Settings.load)
+_WAREHOUSES: dict[Path, "WarehouseSettings"] = {}   # warehouse_path -> its [warehouse] (Settings.load)
+DEFAULT_THREADS = 1   # a path no loaded config names (WarehouseSettings.threads says why)
 
 
-def use_lake(path: Path, lake: "WarehouseSettings | None") -> None:
-    """Make connect(path) open this DuckLake warehouse (None: the DuckDB file at path again)."""
-    key = Path(path).resolve()
-    if lake is None:
-        _LAKES.pop(key, None)
-    else:
-        _LAKES[key] = lake
+def use_warehouse(path: Path, warehouse: "WarehouseSettings") -> None:
+    """Make connect(path) follow these settings: the DuckLake warehouse when backend is
+    "ducklake" (else the DuckDB file at path), and DuckDB's thread count."""
+    _WAREHOUSES[Path(path).resolve()] = warehouse
+
+
+def set_threads(con: duckdb.DuckDBPyConnection, threads: int | str) -> None:
+    """DuckDB's threads for this connection's database ("auto": DuckDB's default, all cores)."""
+    con.execute("RESET threads" if threads == "auto" else f"SET threads = {int(threads)}")
 
 
 class WarehouseBusy(RuntimeError):
@@ -124,9 +127,9 @@ def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyCo
 
     A DuckLake warehouse needs no lock: a connection on the attached lake, right away."""
     path = Path(path)
-    lake = _LAKES.get(path.resolve()) if _LAKES else None
-    if lake is not None:
-        con = open_cursor(lake, SCHEMA)
+    warehouse = _WAREHOUSES.get(path.resolve()) if _WAREHOUSES else None
+    if warehouse is not None and warehouse.backend == "ducklake":
+        con = open_cursor(warehouse, SCHEMA)
         try:
             yield con
         finally:
@@ -142,6 +145,7 @@ def connect(path: Path, *, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyCo
         fresh = not path.exists()
         con = duckdb.connect(str(path))
         try:
+            set_threads(con, warehouse.threads if warehouse is not None else DEFAULT_THREADS)
             if fresh or path not in _READY:  # create tables once per file and process
                 con.execute(SCHEMA)
                 _READY.add(path)

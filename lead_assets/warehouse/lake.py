@@ -137,6 +137,8 @@ def _attach(lake: "WarehouseSettings", dsn: str, schema: str) -> duckdb.DuckDBPy
     if "://" not in data:
         Path(data).mkdir(parents=True, exist_ok=True)
     try:
+        from lead_assets.warehouse.connection import set_threads   # (it imports this module)
+        set_threads(con, lake.threads)   # one database per process: its cursors share them
         for package, name in (("duckdb_extension_postgres_scanner", "postgres_scanner"),
                               ("duckdb_extension_ducklake", "ducklake")):
             con.execute(f"LOAD '{extension_file(package, name)}'")
