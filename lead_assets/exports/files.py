@@ -40,7 +40,7 @@ def _select(settings: Settings) -> str:
             s.score, s.tier, s.trade_group, s.category, s.reasoning, s.ideal_contractor,
             s.contact_priority, s.flags, strftime(s.scored_at, '%Y-%m-%dT%H:%M:%SZ') AS scored_at,
             s.trade_group || '/' || s.category || '/tier_' || lower(s.tier) AS export_key,
-            s.city AS city_key, r.decision
+            s.city AS city_key, r.decision, s.discarded AS discarded_flag, s.needs_review AS needs_review_flag
         FROM scored_leads s
         LEFT JOIN export_city_names c ON c.city = s.city
         LEFT JOIN {_LATEST_REVIEW} r ON r.city = s.city AND r.permit_id = s.permit_id
@@ -71,19 +71,7 @@ def _city_names(con, settings: Settings) -> None:
 
 
 def _query_sql(where: str) -> str:
-    return f"""
-        SELECT * FROM (
-            SELECT q.*, s.discarded AS discarded_flag, s.needs_review AS needs_review_flag
-            FROM export_base q
-            JOIN scored_leads s ON s.city = q.city_key AND s.permit_id = q.permit_id
-        ) q WHERE {where}
-    """
-
-
-def query_rows(con, settings: Settings, where: str) -> pd.DataFrame:
-    """Rows of the export view matching `where` (for callers that want a DataFrame)."""
-    _city_names(con, settings)
-    return con.execute(f"{_query_sql(where)} {ORDER}").df()
+    return f"SELECT * FROM export_base q WHERE {where}"
 
 
 def neutralize(frame: pd.DataFrame, columns=TEXT_COLUMNS) -> pd.DataFrame:
