@@ -82,7 +82,7 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     cls = classify_sql(rules, city_rules)
     retry_filter = ("AND ((r.city, r.permit_day) IN (SELECT city, permit_day FROM full_parts) OR "
                     "(r.city, r.permit_num) IN (SELECT city, permit_id FROM scored_leads WHERE tier = 'RETRY'))")
-    limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    seed_order = f"ORDER BY r.city, r.permit_day, r.permit_num LIMIT {int(limit)}" if limit is not None else ""
     # The city takes part in the classification only through its type map: the permits of
     # cities without one share their classes (the same texts recur from city to city).
     typed = [key for key, cr in city_rules.items() if cr.types]
@@ -92,22 +92,28 @@ def prepare(con, settings: Settings, partitions: list[tuple[str, date]], *, limi
     projects.refresh(con, settings, [c for c, _ in partitions])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lead_base AS
-        WITH prop AS (
-            SELECT * FROM property_records WHERE address_key IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY city_key, address_key
-                                       ORDER BY market_value DESC NULLS LAST, prop_id) = 1
-        ), seeds AS (
+        WITH seeds AS (
             -- the permits these partitions (and --limit / --retry-only) pick ...
             SELECT r.city, r.permit_num FROM raw_permits r
             JOIN parts USING (city, permit_day)
             WHERE true {retry_filter}
-            ORDER BY r.city, r.permit_day, r.permit_num
-            {limit_sql}
+            {seed_order}
         ), members AS (
-            -- ... and every permit of their projects, whichever day it was issued
-            SELECT DISTINCT m.city, m.permit_num, m.project_id, m.is_building
-            FROM seeds JOIN permit_projects p ON p.city = seeds.city AND p.permit_num = seeds.permit_num
-            JOIN permit_projects m ON m.city = p.city AND m.project_id = p.project_id
+            -- ... and every permit of their projects, whichever day it was issued (a permit
+            -- is in one project)
+            SELECT m.city, m.permit_num, m.project_id, m.is_building
+            FROM (SELECT DISTINCT p.city, p.project_id FROM seeds
+                  JOIN permit_projects p ON p.city = seeds.city AND p.permit_num = seeds.permit_num) s
+            JOIN permit_projects m ON m.city = s.city AND m.project_id = s.project_id
+        ), prop AS (
+            -- the best appraisal record of each address these permits name
+            SELECT * FROM property_records
+            WHERE (city_key, address_key) IN (
+                SELECT c.city_key, r.address_key FROM raw_permits r
+                JOIN members mem ON mem.city = r.city AND mem.permit_num = r.permit_num
+                JOIN city_names c ON c.city = r.city)
+            QUALIFY row_number() OVER (PARTITION BY city_key, address_key
+                                       ORDER BY market_value DESC NULLS LAST, prop_id) = 1
         ), base AS (
             SELECT mem.project_id, mem.is_building, r.city, r.permit_day, r.permit_num AS permit_id, r.original_address AS property_address,
                 coalesce(p.owner_name, r.owner_name) AS owner_name, r.description AS project_description,
