@@ -248,3 +248,41 @@ def test_randomly_damaged_real_files_stage_as_pythons_csv_reads_them(austin_sett
         assert rows == sorted((n, dict(zip(header, r))) for n, r in zip(lines, want)), trial
         assert bad == sorted((n, why) for n, _, why in want_bad), trial
     assert by_duckdb > 20      # the damage leaves many files to DuckDB's reader
+
+
+def test_cities_of_one_layout_are_read_together_each_row_keeping_its_city_file_and_line(tmp_path, monkeypatch):
+    """Cities that share a header and a column mapping are staged by one read_csv (at
+    thousands of cities a statement per city is most of the cost); every row keeps its own
+    city, file and line, a damaged file is still read by Python's csv alone, and a city that
+    reads another city's files is read on its own."""
+    monkeypatch.setenv("LEADS_TODAY", "2015-03-20")
+    same = AUSTIN.replace("[cities.austin", "[cities.westlake").replace('name = "Austin"', 'name = "Westlake"') \
+                 .replace('landing = "austin/', 'landing = "westlake/')
+    again = AUSTIN.replace("[cities.austin", "[cities.austin_again").replace('name = "Austin"', 'name = "Austin Again"')
+    settings = Settings.load(write_config(tmp_path, AUSTIN + same + again, start_date="2015-03-01"))
+    files = {"austin/2015-03-05.csv": REAL,
+             "westlake/2015-03-07.csv": (FIXTURES / "austin" / "2015-03-07.csv").read_bytes(),
+             "westlake/2015-03-08.csv": _ragged(_lines(REAL))}        # rows Python must quarantine
+    for name, data in files.items():
+        (settings.landing_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.landing_dir / name).write_bytes(data)
+    reads = [landing.read_city(settings.landing_dir, settings.city(c)) for c in ("austin", "westlake", "austin_again")]
+    shared = landing._shared_reads(reads)
+    assert sorted(sorted(r.city.key for r, _ in s) for s in shared) == [["austin", "westlake"], ["austin_again"]]
+
+    con = duckdb.connect()
+    source_rows = landing.stage(con, reads)
+    staged = sorted((c, f, n, json.loads(r)) for c, f, n, r in con.execute(
+        "SELECT city, source_file, source_line, source_row FROM stg").fetchall())
+    bad = sorted(con.execute("SELECT city, source_file, source_line, reason FROM bad").fetchall())
+    want, want_bad = [], []
+    for city, name in (("austin", "austin/2015-03-05.csv"), ("westlake", "westlake/2015-03-07.csv"),
+                       ("westlake", "westlake/2015-03-08.csv"), ("austin_again", "austin/2015-03-05.csv")):
+        rows, broken = _expected(files[name], name.split("/")[1])
+        want += [(city, *row) for row in rows]
+        want_bad += [(city, f, n, why) for f, n, _, why in broken]
+    assert staged == sorted(want)
+    assert bad == sorted(want_bad) and bad
+    assert source_rows == len(staged) + len(bad)
+    cities = dict(con.execute("SELECT city, count(*) FROM stg GROUP BY 1").fetchall())
+    assert cities["austin"] == cities["austin_again"] == 74

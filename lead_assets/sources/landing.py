@@ -324,10 +324,16 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
             read.file_errors.extend(errors)
             for f in unread:
                 add_json_text(read, f.name, f.path.read_text(encoding="utf-8-sig"))
+    for shared in _shared_reads(reads):
+        first_read, first_group = shared[0]
+        select, params = _stg_select(first_read.city, first_group.header)
+        city_of = {str(f.path): read.city.key for read, group in shared for f in group.csv}
+        unread = read_csv_into(con, "stg", [f for _, group in shared for f in group.csv], first_group.header,
+                               select, params, city_of=city_of if len(shared) > 1 else None)
+        for read, group in shared:
+            _read_with_python(read, group, [f for f in unread if f in group.csv])
+    for read in reads:
         for group in read.groups.values():
-            if group.csv:
-                select, params = _stg_select(read.city, group.header)
-                _read_with_python(read, group, read_csv_into(con, "stg", group.csv, group.header, select, params))
             if group.rows:
                 _stage_rows(con, read.city, group)
         if read.bad:
@@ -335,6 +341,26 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
             con.execute("INSERT INTO bad SELECT city, source_file, source_line::BIGINT, source_row, reason FROM bad_frame")
             con.unregister("bad_frame")
     return con.execute("SELECT (SELECT count(*) FROM stg) + (SELECT count(*) FROM bad)").fetchone()[0]
+
+
+def _shared_reads(reads: list[CityRead]) -> list[list[tuple[CityRead, FileGroup]]]:
+    """The CSV file groups DuckDB reads, put together where cities share a header and a column
+    mapping (the cities of one vendor's layout): one read_csv for all of them, not one per
+    city (at thousands of cities a statement per city is most of the cost). A file that two
+    cities both read stays in a read of its own city."""
+    shared: dict[tuple, list[tuple[CityRead, FileGroup]]] = {}
+    paths: dict[tuple, set[Path]] = {}
+    for read in reads:
+        for group in read.groups.values():
+            if not group.csv:
+                continue
+            key = (tuple(group.header), _stg_select(read.city, group.header)[0])
+            mine = {f.path for f in group.csv}
+            if paths.get(key, set()) & mine:
+                key = (*key, read.city.key)
+            shared.setdefault(key, []).append((read, group))
+            paths.setdefault(key, set()).update(mine)
+    return list(shared.values())
 
 
 def _source_row_sql(header: list[str]) -> str:
@@ -396,11 +422,12 @@ def read_csv_sql(files: list[CsvFile], header: list[str]) -> str:
 
 
 def read_csv_into(con: duckdb.DuckDBPyConnection, target: str, files: list[CsvFile], header: list[str],
-                  select: str, params: list) -> list[CsvFile]:
+                  select: str, params: list, *, city_of: dict[str, str] | None = None) -> list[CsvFile]:
     """Insert the rows of `files`, read by DuckDB, into the temp table `target` (BY NAME:
     `select` over the file's own columns, plus source_file, the file's name, and source_line,
-    the row's line). Returns the files it could not read exactly; nothing of theirs is left
-    in `target`, and Python's csv must read them.
+    the row's line; with `city_of`, also each row's city, by its file's path). Returns the
+    files it could not read exactly; nothing of theirs is left in `target`, and Python's csv
+    must read them.
 
     A file is read exactly when every row has the header's width (none rejected, none padded
     or with a field in `__extra`; DuckDB itself would let a row with one empty field too many
@@ -442,10 +469,12 @@ def read_csv_into(con: duckdb.DuckDBPyConnection, target: str, files: list[CsvFi
     if again:
         con.execute(f"DELETE FROM {target} WHERE source_file IN (SELECT unnest(?::VARCHAR[]))",
                     [[str(f.path) for f in again]])
-    con.register("csv_files", pd.DataFrame([(p, by_path[p].name, first - 2) for p, first in read.items()],
-                                           columns=["path", "name", "offset"]))
+    con.register("csv_files", pd.DataFrame([(p, by_path[p].name, first - 2, (city_of or {}).get(p))
+                                            for p, first in read.items()],
+                                           columns=["path", "name", "offset", "city"]))
+    city = ", city = f.city" if city_of else ""
     try:   # a path has a '/', a name does not: the rows staged above are told apart
-        con.execute(f"""UPDATE {target} t SET source_file = f.name, source_line = t.source_line - f.offset
+        con.execute(f"""UPDATE {target} t SET source_file = f.name, source_line = t.source_line - f.offset{city}
                         FROM csv_files f WHERE t.source_file = f.path""")
     finally:
         con.unregister("csv_files")
