@@ -27,6 +27,8 @@ def test_the_warehouse_runs_on_one_thread_unless_the_config_says_otherwise(tmp_p
     assert _threads(Settings.load(write_config(tmp_path / "default"))) == 1
     assert _threads(Settings.load(write_config(tmp_path / "three", "[warehouse]\nthreads = 3\n"))) == 3
     assert _threads(Settings.load(write_config(tmp_path / "auto", '[warehouse]\nthreads = "auto"\n'))) == all_cores
+    with connect(tmp_path / "scratch.duckdb") as con:   # a path no loaded config names (a dry run's copy)
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
 
 
 @pytest.mark.parametrize("value", ["0", '"many"', "true", "1.5"])

@@ -19,6 +19,7 @@ from lead_assets.leads.classify import CityRules, RulesError
 from lead_assets.leads.projects import ProjectRules
 from lead_assets.sources.portals.config import DATE_FORMATS, PortalSource, parse_source
 from lead_assets.sources.portals.pages import landing_glob
+from lead_assets.warehouse.connection import DEFAULT_THREADS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,16 +113,11 @@ class WarehouseSettings:
     backend: str = "duckdb"                    # duckdb | ducklake
     catalog_env: str = "LEADS_LAKE_CATALOG"    # env var holding the catalog's Postgres DSN
     data_path: str = "data/lake"               # DuckLake data files (relative to leads.toml, or a URL)
-    # DuckDB threads per process. One: a run's statements cover a few partitions (under
-    # DuckDB's 122,880-row unit of parallel work), where more threads cost CPU and time
-    # (docs/rules-path-speed.md); runs scale out as processes. "auto": all cores.
-    threads: int | str = 1
+    threads: int | str = DEFAULT_THREADS       # DuckDB threads per process, or "auto": all cores
 
     def __post_init__(self) -> None:
         if self.backend not in ("duckdb", "ducklake"):
             raise ConfigError(f"[warehouse] backend must be duckdb or ducklake, not {self.backend!r}")
-        if self.threads != "auto" and not (type(self.threads) is int and self.threads >= 1):
-            raise ConfigError(f'[warehouse] threads must be a whole number of 1 or more, or "auto", not {self.threads!r}')
         for name in ("catalog_env", "data_path"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"[warehouse] {name} must be a non-empty string")

@@ -329,7 +329,7 @@ def stage(con: duckdb.DuckDBPyConnection, reads: list[CityRead]) -> int:
         select, params = _stg_select(first_read.city, first_group.header)
         city_of = {str(f.path): read.city.key for read, group in shared for f in group.csv}
         unread = read_csv_into(con, "stg", [f for _, group in shared for f in group.csv], first_group.header,
-                               select, params, city_of=city_of if len(shared) > 1 else None)
+                               select, params, city_of=city_of)
         for read, group in shared:
             _read_with_python(read, group, [f for f in unread if f in group.csv])
     for read in reads:

@@ -103,7 +103,10 @@ CREATE TABLE IF NOT EXISTS lead_status (
 
 _READY: set[Path] = set()
 _WAREHOUSES: dict[Path, "WarehouseSettings"] = {}   # warehouse_path -> its [warehouse] (Settings.load)
-DEFAULT_THREADS = 1   # a path no loaded config names (WarehouseSettings.threads says why)
+# DuckDB threads per process ([warehouse] threads). One: a run's statements cover a few
+# partitions, under DuckDB's 122,880-row unit of parallel work, where more threads cost CPU
+# and time (docs/rules-path-speed.md); runs scale out as processes.
+DEFAULT_THREADS = 1
 
 
 def use_warehouse(path: Path, warehouse: "WarehouseSettings") -> None:
